@@ -1,0 +1,132 @@
+import { type AuthenticationResponseJSON, verifyAuthenticationResponse } from "@simplewebauthn/server";
+import { fromBase64URL } from "../crypto/encoding";
+import { AppError, CeremonyFailure, reasonOf } from "../errors";
+import { challengeFromClientData } from "./client-data";
+import type { CeremonyPorts } from "./ports";
+import { assertIdMatchesRawId } from "./response-shape";
+
+export type AuthenticatedUser = {
+  userId: string;
+  username: string;
+  passkeyId: string;
+  credentialId: string;
+  signCount: number;
+  userVerified: boolean;
+  backedUp: boolean;
+  token: string;
+  tokenExpiresAt: string;
+};
+
+export async function finishAuthentication(
+  response: AuthenticationResponseJSON,
+  ports: CeremonyPorts,
+): Promise<AuthenticatedUser> {
+  const { config, events } = ports;
+  assertIdMatchesRawId(response);
+  const challenge = challengeFromClientData(response.response.clientDataJSON);
+  // Taken (and so spent) before anything else is checked: a failed attempt burns it too.
+  const state = await ports.challenges.take(challenge);
+  if (state?.ceremony !== "authentication") {
+    events.record({ event: "authentication_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
+    throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
+  }
+  // Every failure below looks the same to the client; the reason goes to the log only.
+  const fail = (reason: string, userId: string | null = state.userId, credentialRowId?: string): never => {
+    events.record({ event: "authentication_attempt", outcome: "failure", reason, userId, credentialRowId });
+    throw new CeremonyFailure(reason);
+  };
+
+  const found = await ports.credentials.findByIdHash(
+    await ports.credentialIds.blindIndex(fromBase64URL(response.rawId)),
+  );
+  if (!found) return fail("unknown_credential");
+  const { credential, user } = found;
+  if (state.userId !== null && credential.userId !== state.userId) return fail("credential_of_another_user");
+  const userHandle = response.response.userHandle;
+  // Android hybrid sign-ins may omit userHandle; then the owner of the credential (and the
+  // account the ceremony was started for, checked above) is the answer.
+  if (userHandle !== undefined && userHandle !== credential.userId) {
+    return fail("user_handle_mismatch", credential.userId, credential.id);
+  }
+  if (!credential.isActive) return fail("credential_disabled", user.id, credential.id);
+  if (!user.isActive) return fail("user_disabled", user.id, credential.id);
+
+  let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
+  try {
+    verification = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge: state.challenge,
+      expectedOrigin: config.origins,
+      expectedRPID: config.rpId,
+      requireUserVerification: state.userVerification === "required",
+      credential: {
+        id: response.rawId,
+        publicKey: fromBase64URL(credential.publicKey),
+        // Our own counter rule runs below, after the signature is known to be genuine, so a
+        // forged response can never raise a clone alarm; the library's check is neutralised.
+        counter: 0,
+      },
+    });
+  } catch (error) {
+    return fail(`verification_error:${reasonOf(error)}`, user.id, credential.id);
+  }
+  if (!verification.verified) return fail("not_verified", user.id, credential.id);
+  const info = verification.authenticationInfo;
+
+  const stored = credential.signCount;
+  if ((stored > 0 || info.newCounter > 0) && info.newCounter <= stored) {
+    events.record({
+      event: "clone_suspected",
+      outcome: "failure",
+      reason: `counter_not_increasing:${stored}->${info.newCounter}`,
+      userId: user.id,
+      credentialRowId: credential.id,
+    });
+    return fail("counter_regression", user.id, credential.id);
+  }
+  const backupEligible = info.credentialDeviceType === "multiDevice";
+  if (credential.backupEligible && !backupEligible) {
+    events.record({
+      event: "backup_flag_regression",
+      outcome: "failure",
+      reason: "backup_eligible_cleared",
+      userId: user.id,
+      credentialRowId: credential.id,
+    });
+    return fail("backup_eligible_cleared", user.id, credential.id);
+  }
+
+  const now = ports.now();
+  const recorded = await ports.credentials.recordAssertion(credential, {
+    signCount: info.newCounter,
+    backupEligible,
+    backupState: info.credentialBackedUp,
+    deviceType: info.credentialDeviceType,
+    usedAt: now,
+  });
+  if (!recorded) return fail("concurrent_assertion", user.id, credential.id);
+
+  events.record({
+    event: "authentication_attempt",
+    outcome: "success",
+    userId: user.id,
+    credentialRowId: credential.id,
+  });
+  const session = await ports.sessions.issue({
+    userId: user.id,
+    username: user.username,
+    passkeyId: credential.id,
+    userVerified: info.userVerified,
+  });
+  return {
+    userId: user.id,
+    username: user.username,
+    passkeyId: credential.id,
+    credentialId: response.rawId,
+    signCount: info.newCounter,
+    userVerified: info.userVerified,
+    backedUp: info.credentialBackedUp,
+    token: session.token,
+    tokenExpiresAt: session.expiresAt.toISOString(),
+  };
+}

@@ -1,0 +1,19 @@
+import type { Config } from "../config/config";
+import type { CredentialIdProtection } from "../crypto/credential-id-protection";
+import type { CredentialRepository } from "../db/credential-repository";
+import type { UserRepository } from "../db/user-repository";
+import type { ChallengePort } from "../durable-objects/challenge-store";
+import type { SecurityEvents } from "../observability/security-events";
+import type { SessionTokens } from "../sessions/session-tokens";
+
+/** Everything a ceremony may touch. Routes build it; ceremonies never see HTTP. */
+export type CeremonyPorts = {
+  config: Config;
+  challenges: ChallengePort;
+  users: UserRepository;
+  credentials: CredentialRepository;
+  credentialIds: CredentialIdProtection;
+  sessions: SessionTokens;
+  events: SecurityEvents;
+  now: () => Date;
+};

@@ -1,0 +1,145 @@
+import { type RegistrationResponseJSON, verifyRegistrationResponse } from "@simplewebauthn/server";
+import { cose, decodeCredentialPublicKey } from "@simplewebauthn/server/helpers";
+import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
+import type { NewCredentialRow } from "../db/schema";
+import { AppError, CeremonyFailure, reasonOf } from "../errors";
+import { challengeFromClientData } from "./client-data";
+import type { CeremonyPorts } from "./ports";
+import { supportedAlgorithmIds } from "./registration-options";
+import { assertIdMatchesRawId } from "./response-shape";
+
+export type RegisteredCredential = {
+  userId: string;
+  username: string;
+  /** Our id for this passkey: use it with /api/v1/credentials/:id. */
+  passkeyId: string;
+  /** The WebAuthn credential id (base64url), as the browser knows it. */
+  credentialId: string;
+  name: string;
+  aaguid: string;
+  algorithm: number;
+  attestationFormat: string;
+  deviceType: "singleDevice" | "multiDevice";
+  backedUp: boolean;
+  userVerified: boolean;
+  transports: string[];
+  createdAt: string;
+  token: string;
+  tokenExpiresAt: string;
+};
+
+const DEFAULT_PASSKEY_NAME = "Passkey";
+
+export async function finishRegistration(
+  response: RegistrationResponseJSON,
+  ports: CeremonyPorts,
+): Promise<RegisteredCredential> {
+  const { config, events } = ports;
+  assertIdMatchesRawId(response);
+  const challenge = challengeFromClientData(response.response.clientDataJSON);
+  // Taken (and so spent) before anything else is checked: a failed attempt burns it too.
+  const state = await ports.challenges.take(challenge);
+  if (state?.ceremony !== "registration") {
+    events.record({ event: "registration_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
+    throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
+  }
+  const fail = (reason: string): never => {
+    events.record({ event: "registration_attempt", outcome: "failure", reason, userId: state.userId });
+    throw new CeremonyFailure(reason, "REGISTRATION_FAILED");
+  };
+
+  let verification: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+  try {
+    verification = await verifyRegistrationResponse({
+      response,
+      expectedChallenge: state.challenge,
+      expectedOrigin: config.origins,
+      expectedRPID: config.rpId,
+      requireUserVerification: state.userVerification === "required",
+      requireUserPresence: !state.conditional,
+      supportedAlgorithmIDs: supportedAlgorithmIds,
+    });
+  } catch (error) {
+    return fail(`verification_error:${reasonOf(error)}`);
+  }
+  if (!verification.verified) return fail("not_verified");
+  const info = verification.registrationInfo;
+
+  const rawId = info.credential.id;
+  const credentialIdHash = await ports.credentialIds.blindIndex(fromBase64URL(rawId));
+  const now = ports.now();
+  const row: NewCredentialRow = {
+    id: toBase64URL(randomBytes(16)),
+    userId: state.userId,
+    credentialIdHash,
+    credentialIdEncrypted: await ports.credentialIds.seal(fromBase64URL(rawId), credentialIdHash),
+    publicKey: toBase64URL(info.credential.publicKey),
+    algorithm: algorithmOf(info.credential.publicKey),
+    aaguid: info.aaguid,
+    signCount: info.credential.counter,
+    transports: response.response.transports ?? [],
+    deviceType: info.credentialDeviceType,
+    backupEligible: info.credentialDeviceType === "multiDevice",
+    backupState: info.credentialBackedUp,
+    userVerified: info.userVerified,
+    attestationFormat: info.fmt,
+    name: DEFAULT_PASSKEY_NAME,
+    createdAt: now,
+    updatedAt: now,
+  };
+
+  try {
+    if (state.existingUser) {
+      const added = await ports.credentials.addCredential(row, config.maxCredentialsPerUser);
+      if (!added) {
+        const owner = await ports.users.findById(state.userId);
+        if (!owner?.isActive) return fail("account_gone");
+        throw new AppError(
+          "TOO_MANY_CREDENTIALS",
+          `An account can hold at most ${config.maxCredentialsPerUser} passkeys`,
+        );
+      }
+    } else {
+      await ports.credentials.createUserWithCredential(
+        { id: state.userId, username: state.username, displayName: state.displayName },
+        row,
+      );
+    }
+  } catch (error) {
+    if (error instanceof AppError) {
+      const reason = error.code.toLowerCase();
+      events.record({ event: "registration_attempt", outcome: "failure", reason, userId: state.userId });
+    }
+    throw error;
+  }
+
+  events.record({ event: "registration_attempt", outcome: "success", userId: state.userId, credentialRowId: row.id });
+  const session = await ports.sessions.issue({
+    userId: state.userId,
+    username: state.username,
+    passkeyId: row.id,
+    userVerified: info.userVerified,
+  });
+  return {
+    userId: state.userId,
+    username: state.username,
+    passkeyId: row.id,
+    credentialId: rawId,
+    name: row.name,
+    aaguid: info.aaguid,
+    algorithm: row.algorithm,
+    attestationFormat: info.fmt,
+    deviceType: info.credentialDeviceType,
+    backedUp: info.credentialBackedUp,
+    userVerified: info.userVerified,
+    transports: row.transports ?? [],
+    createdAt: now.toISOString(),
+    token: session.token,
+    tokenExpiresAt: session.expiresAt.toISOString(),
+  };
+}
+
+/** Read from the verified COSE key itself, not from the client's unverified publicKeyAlgorithm. */
+function algorithmOf(publicKey: Bytes): number {
+  return Number(decodeCredentialPublicKey(publicKey).get(cose.COSEKEYS.alg));
+}

@@ -1,0 +1,118 @@
+import { z } from "zod";
+
+const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const commaList = z.string().transform((value) =>
+  value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
+const secret = (description: string) =>
+  z.string({ error: `missing secret (${description})` }).min(1, `missing secret (${description})`);
+
+const origin = z.string().refine(
+  (value) => {
+    if (value.startsWith("android:apk-key-hash:")) return value.length > "android:apk-key-hash:".length;
+    try {
+      const url = new URL(value);
+      return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value;
+    } catch {
+      return false;
+    }
+  },
+  {
+    message: "each origin must look like https://example.com (no path, no trailing slash) or android:apk-key-hash:...",
+  },
+);
+
+export const userVerificationLevels = ["discouraged", "preferred", "required"] as const;
+export type UserVerificationLevel = (typeof userVerificationLevels)[number];
+
+const configSchema = z.object({
+  RP_ID: z
+    .string()
+    .min(1)
+    .regex(/^[a-z0-9.-]+$/, "must be a bare domain such as example.com (no scheme, no port)"),
+  RP_NAME: z.string().min(1).max(64),
+  RP_ORIGINS: commaList.pipe(z.array(origin).min(1, "at least one origin is required")),
+  CHALLENGE_TTL_SECONDS: positiveInt(30, 3600),
+  MAX_CREDENTIALS_PER_USER: positiveInt(1, 100),
+  USER_VERIFICATION: z.enum(userVerificationLevels),
+  ATTESTATION: z.enum(["none", "direct", "enterprise"]),
+  RATE_LIMIT_REQUESTS: positiveInt(1, 1_000_000),
+  RATE_LIMIT_WINDOW_SECONDS: positiveInt(1, 86_400),
+  CORS_ORIGINS: commaList.pipe(z.array(origin)),
+  HSTS_MAX_AGE: z.coerce.number().int().min(0),
+  SESSION_TTL_SECONDS: positiveInt(60, 86_400),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
+  CREDENTIAL_ENCRYPTION_KEY: secret("comma list of kid:base64url AES-256 keys, newest first"),
+  CREDENTIAL_ID_HMAC_KEY: secret("base64url, at least 32 bytes"),
+  SESSION_SIGNING_KEY: secret("ES256 private key as JWK JSON"),
+});
+
+export type Config = {
+  rpId: string;
+  rpName: string;
+  origins: string[];
+  challengeTtlSeconds: number;
+  maxCredentialsPerUser: number;
+  userVerification: UserVerificationLevel;
+  attestation: "none" | "direct" | "enterprise";
+  rateLimit: { requests: number; windowSeconds: number };
+  corsOrigins: string[];
+  hstsMaxAge: number;
+  sessionTtlSeconds: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  secrets: {
+    credentialEncryptionKey: string;
+    credentialIdHmacKey: string;
+    sessionSigningKey: string;
+  };
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variables: string[],
+    message: string,
+  ) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the Worker's vars and secrets; throws a ConfigError naming every bad variable. */
+export function parseConfig(env: Record<string, unknown>): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => ({
+      variable: String(issue.path[0] ?? "?"),
+      // Secrets' values never appear in the message: only their name and what was wrong.
+      message: issue.message,
+    }));
+    const variables = [...new Set(problems.map((p) => p.variable))];
+    throw new ConfigError(
+      variables,
+      `Invalid configuration: ${problems.map((p) => `${p.variable}: ${p.message}`).join("; ")}`,
+    );
+  }
+  const v = result.data;
+  return {
+    rpId: v.RP_ID,
+    rpName: v.RP_NAME,
+    origins: v.RP_ORIGINS,
+    challengeTtlSeconds: v.CHALLENGE_TTL_SECONDS,
+    maxCredentialsPerUser: v.MAX_CREDENTIALS_PER_USER,
+    userVerification: v.USER_VERIFICATION,
+    attestation: v.ATTESTATION,
+    rateLimit: { requests: v.RATE_LIMIT_REQUESTS, windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS },
+    corsOrigins: v.CORS_ORIGINS,
+    hstsMaxAge: v.HSTS_MAX_AGE,
+    sessionTtlSeconds: v.SESSION_TTL_SECONDS,
+    logLevel: v.LOG_LEVEL,
+    secrets: {
+      credentialEncryptionKey: v.CREDENTIAL_ENCRYPTION_KEY,
+      credentialIdHmacKey: v.CREDENTIAL_ID_HMAC_KEY,
+      sessionSigningKey: v.SESSION_SIGNING_KEY,
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
+
+export const users = sqliteTable("users", {
+  /** WebAuthn user handle: 16 random bytes, base64url. Carries no personal data. */
+  id: text("id").primaryKey(),
+  /** Normalised (trimmed, NFC, case-folded) so look-alike spellings cannot coexist. */
+  username: text("username").notNull().unique(),
+  displayName: text("display_name").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(now),
+  isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+});
+
+export const credentials = sqliteTable(
+  "credentials",
+  {
+    /** Our own row id (random, base64url); the raw credential id never leaves the encrypted column. */
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** HMAC-SHA-256 of the raw credential id under a server key: the lookup index. */
+    credentialIdHash: text("credential_id_hash").notNull().unique(),
+    /** AES-256-GCM of the raw credential id, prefixed with the key id that sealed it. */
+    credentialIdEncrypted: text("credential_id_encrypted").notNull(),
+    publicKey: text("public_key").notNull(),
+    algorithm: integer("algorithm").notNull(),
+    aaguid: text("aaguid").notNull(),
+    signCount: integer("sign_count").notNull().default(0),
+    transports: text("transports", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    deviceType: text("device_type", { enum: ["singleDevice", "multiDevice"] }).notNull(),
+    backupEligible: integer("backup_eligible", { mode: "boolean" }).notNull(),
+    backupState: integer("backup_state", { mode: "boolean" }).notNull(),
+    userVerified: integer("user_verified", { mode: "boolean" }).notNull(),
+    attestationFormat: text("attestation_format").notNull(),
+    name: text("name").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(now),
+    lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+  },
+  (table) => [index("credentials_user_id_idx").on(table.userId)],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type CredentialRow = typeof credentials.$inferSelect;
+export type NewCredentialRow = typeof credentials.$inferInsert;

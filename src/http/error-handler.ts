@@ -1,0 +1,46 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ConfigError } from "../config/config";
+import { AppError, type ErrorCode } from "../errors";
+import { jsonLogger } from "../observability/logger";
+import type { AppEnv } from "./app-env";
+import { errorBody } from "./envelope";
+
+const codeForHttpStatus: Record<number, ErrorCode> = {
+  400: "INVALID_REQUEST",
+  401: "UNAUTHORIZED",
+  404: "NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  429: "RATE_LIMIT_EXCEEDED",
+};
+
+/** The single place where errors become HTTP responses. */
+export function handleError(error: unknown, c: Context<AppEnv>) {
+  const appError = toAppError(error);
+  if (appError.status >= 500) {
+    const logger = c.get("logger") ?? jsonLogger("info");
+    logger.log("error", {
+      type: "internal_error",
+      requestId: c.get("requestId"),
+      code: appError.code,
+      // ConfigError messages name variables, never values; other faults log their class and message only.
+      error: error instanceof Error ? `${error.name}: ${error.message}` : "non-error thrown",
+    });
+  }
+  return c.json(errorBody(appError), appError.status as ContentfulStatusCode);
+}
+
+function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof ConfigError) {
+    return new AppError("CONFIGURATION_ERROR", error.message, { variables: error.variables });
+  }
+  if (error instanceof HTTPException) {
+    const code = codeForHttpStatus[error.status] ?? (error.status >= 500 ? "INTERNAL_ERROR" : "INVALID_REQUEST");
+    return new AppError(code, error.message || "Invalid request");
+  }
+  return new AppError("INTERNAL_ERROR", "Internal server error");
+}

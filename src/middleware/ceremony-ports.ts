@@ -1,0 +1,26 @@
+import { createMiddleware } from "hono/factory";
+import { loadServerKeys } from "../crypto/server-keys";
+import { CredentialRepository } from "../db/credential-repository";
+import { openDatabase } from "../db/database";
+import { UserRepository } from "../db/user-repository";
+import { challengePort } from "../durable-objects/challenge-store";
+import type { AppEnv } from "../http/app-env";
+import { securityEventLog } from "../observability/security-events";
+
+/** Wires the storage, keys and log that ceremonies use; nothing here does I/O by itself. */
+export const ceremonyPorts = createMiddleware<AppEnv>(async (c, next) => {
+  const config = c.get("config");
+  const keys = await loadServerKeys(config);
+  const db = openDatabase(c.env.DB);
+  c.set("ports", {
+    config,
+    challenges: challengePort(c.env.CHALLENGES),
+    users: new UserRepository(db),
+    credentials: new CredentialRepository(db),
+    credentialIds: keys.credentialIds,
+    sessions: keys.sessions,
+    events: securityEventLog(c.get("logger")),
+    now: () => new Date(),
+  });
+  await next();
+});

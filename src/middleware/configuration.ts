@@ -1,0 +1,19 @@
+import { createMiddleware } from "hono/factory";
+import { type Config, parseConfig } from "../config/config";
+import type { AppEnv } from "../http/app-env";
+import { jsonLogger } from "../observability/logger";
+
+// Parsed once per isolate for a given env object; a bad value fails every request with a
+// CONFIGURATION_ERROR naming the variable instead of crashing the isolate at start-up.
+const parsed = new WeakMap<object, Config>();
+
+export const configuration = createMiddleware<AppEnv>(async (c, next) => {
+  let config = parsed.get(c.env);
+  if (!config) {
+    config = parseConfig(c.env as unknown as Record<string, unknown>);
+    parsed.set(c.env, config);
+  }
+  c.set("config", config);
+  c.set("logger", jsonLogger(config.logLevel, { requestId: c.get("requestId") }));
+  await next();
+});

@@ -1,0 +1,11 @@
+import { cors } from "hono/cors";
+import type { AppEnv } from "../http/app-env";
+
+/** Browsers on CORS_ORIGINS may call the API; no other origin gets CORS headers. */
+export const corsPolicy = cors({
+  origin: (origin, c: import("hono").Context<AppEnv>) => (c.get("config").corsOrigins.includes(origin) ? origin : null),
+  allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+  allowHeaders: ["Content-Type", "Authorization"],
+  exposeHeaders: ["X-Request-Id", "Retry-After"],
+  maxAge: 600,
+});

@@ -1,0 +1,18 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../http/app-env";
+import { jsonLogger } from "../observability/logger";
+
+/** One line per request. The query string is left out: it is the caller's, not ours to keep. */
+export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
+  const started = performance.now();
+  await next();
+  const logger = c.get("logger") ?? jsonLogger("info");
+  logger.log("info", {
+    type: "request",
+    requestId: c.get("requestId"),
+    method: c.req.method,
+    path: c.req.path,
+    status: c.res.status,
+    durationMs: Math.round(performance.now() - started),
+  });
+});

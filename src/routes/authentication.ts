@@ -1,0 +1,24 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { startAuthentication } from "../ceremonies/authentication-options";
+import { finishAuthentication } from "../ceremonies/authentication-verification";
+import type { AppEnv } from "../http/app-env";
+import { ok } from "../http/envelope";
+import { authenticationResponse, username, userVerification } from "../http/request-schemas";
+import { validJson } from "../http/validate";
+
+const challengeRequest = z.strictObject({
+  username: username.optional(),
+  userVerification: userVerification.optional(),
+});
+
+const verifyRequest = z.strictObject({ credential: authenticationResponse });
+
+export const authenticationRoutes = new Hono<AppEnv>()
+  .post("/challenge", validJson(challengeRequest), async (c) => {
+    return ok(c, await startAuthentication(c.req.valid("json"), c.get("ports")));
+  })
+  .post("/verify", validJson(verifyRequest), async (c) => {
+    const { credential } = c.req.valid("json");
+    return ok(c, await finishAuthentication(credential, c.get("ports")));
+  });

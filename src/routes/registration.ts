@@ -1,0 +1,56 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { startRegistration } from "../ceremonies/registration-options";
+import { finishRegistration } from "../ceremonies/registration-verification";
+import type { AppEnv } from "../http/app-env";
+import { optionalSession } from "../http/bearer-session";
+import { ok } from "../http/envelope";
+import { registrationResponse, username, userVerification } from "../http/request-schemas";
+import { validJson } from "../http/validate";
+
+const challengeRequest = z.strictObject({
+  username,
+  displayName: z.string().trim().min(1).max(64).optional(),
+  userVerification: userVerification.optional(),
+  attestation: z.enum(["none", "direct", "enterprise"]).optional(),
+  authenticatorSelection: z
+    .strictObject({
+      authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+      residentKey: z.enum(["discouraged", "preferred", "required"]).optional(),
+      requireResidentKey: z.boolean().optional(),
+      userVerification: userVerification.optional(),
+    })
+    .optional(),
+  extensions: z
+    .strictObject({
+      credProps: z.boolean().optional(),
+      minPinLength: z.boolean().optional(),
+      credentialProtectionPolicy: z.string().max(64).optional(),
+      enforceCredentialProtectionPolicy: z.boolean().optional(),
+    })
+    .optional(),
+  mediation: z.literal("conditional").optional(),
+});
+
+const verifyRequest = z.strictObject({ credential: registrationResponse });
+
+export const registrationRoutes = new Hono<AppEnv>()
+  .post("/challenge", validJson(challengeRequest), async (c) => {
+    const body = c.req.valid("json");
+    const session = await optionalSession(c);
+    const { authenticatorSelection, ...rest } = body;
+    const options = await startRegistration(
+      {
+        ...rest,
+        userVerification: body.userVerification ?? authenticatorSelection?.userVerification,
+        authenticatorSelection,
+        session,
+      },
+      c.get("ports"),
+    );
+    return ok(c, options);
+  })
+  .post("/verify", validJson(verifyRequest), async (c) => {
+    const { credential } = c.req.valid("json");
+    return ok(c, await finishRegistration(credential, c.get("ports")), 201);
+  });
