@@ -82,6 +82,7 @@ export async function finishAuthentication(
       userId: user.id,
       credentialRowId: credential.id,
     });
+    await ports.credentials.flag(credential.id, "clone_suspected", ports.now());
     return fail("counter_regression", user.id, credential.id);
   }
   const backupEligible = info.credentialDeviceType === "multiDevice";
@@ -93,6 +94,7 @@ export async function finishAuthentication(
       userId: user.id,
       credentialRowId: credential.id,
     });
+    await ports.credentials.flag(credential.id, "backup_flag_regression", ports.now());
     return fail("backup_eligible_cleared", user.id, credential.id);
   }
 

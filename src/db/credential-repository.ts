@@ -101,7 +101,14 @@ export class CredentialRepository {
       .run();
     return result.meta.changes === 1;
   }
+
+  async flag(credentialRowId: string, flag: CredentialFlag, at: Date): Promise<void> {
+    await this.db.update(credentials).set({ flag, flaggedAt: at }).where(eq(credentials.id, credentialRowId)).run();
+  }
 }
+
+/** Marks a credential for its owner to see; the counter and flags stay as they were. */
+export type CredentialFlag = NonNullable<CredentialRow["flag"]>;
 
 function conflictOrRethrow(error: unknown): unknown {
   if (uniqueViolationOn(error, "users.username")) {

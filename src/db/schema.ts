@@ -40,6 +40,9 @@ export const credentials = sqliteTable(
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(now),
     lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+    /** Set when an assertion showed signs of a cloned or tampered authenticator; shown to the owner. */
+    flag: text("flag", { enum: ["clone_suspected", "backup_flag_regression"] }),
+    flaggedAt: integer("flagged_at", { mode: "timestamp_ms" }),
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
   },
   (table) => [index("credentials_user_id_idx").on(table.userId)],

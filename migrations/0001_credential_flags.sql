@@ -1,0 +1,2 @@
+ALTER TABLE `credentials` ADD `flag` text;--> statement-breakpoint
+ALTER TABLE `credentials` ADD `flagged_at` integer;
