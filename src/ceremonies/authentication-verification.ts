@@ -70,7 +70,7 @@ export async function finishAuthentication(
   } catch (error) {
     return fail(`verification_error:${reasonOf(error)}`, user.id, credential.id);
   }
-  if (!verification.verified) return fail("not_verified", user.id, credential.id);
+  if (!verification.verified) return fail("signature_invalid", user.id, credential.id);
   const info = verification.authenticationInfo;
 
   const stored = credential.signCount;

@@ -62,7 +62,7 @@ export async function finishRegistration(
   } catch (error) {
     return fail(`verification_error:${reasonOf(error)}`);
   }
-  if (!verification.verified) return fail("not_verified");
+  if (!verification.verified) return fail("attestation_invalid");
   const info = verification.registrationInfo;
 
   const rawId = info.credential.id;
