@@ -1,5 +1,5 @@
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
-import { Encoder } from "cbor-x";
+import { encode } from "cborg";
 
 export type KeyAlgorithm = "ES256" | "EdDSA" | "RS256";
 
@@ -9,18 +9,11 @@ export const COSE_ALG: Record<KeyAlgorithm, number> = {
   RS256: -257,
 };
 
-// cbor-x's default `encode` tags Maps (tag 259) and, whenever a global Buffer
-// exists, Uint8Arrays (tag 64). Authenticators emit neither, and SimpleWebAuthn
-// re-encodes the COSE key to measure its length, so we need plain, minimal CBOR.
-const encoder = new Encoder({
-  useRecords: false,
-  mapsAsObjects: false,
-  tagUint8Array: false,
-  variableMapSize: true,
-});
-
+// cborg writes plain, minimal CBOR (no tags on Maps or byte strings), which is what
+// authenticators emit: SimpleWebAuthn re-encodes the COSE key to measure its length.
+// A Map keeps COSE's integer keys as integers.
 export function cbor(value: unknown): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(encoder.encode(value));
+  return new Uint8Array(encode(value));
 }
 
 export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
