@@ -23,12 +23,18 @@ const username = `smoke-${Date.now().toString(36)}`;
 const authenticator = await SoftAuthenticator.create();
 
 const creation = await call("/api/v1/registration/challenge", { username, displayName: "Smoke Test" });
-const registered = await call("/api/v1/registration/verify", { credential: await authenticator.register(creation, { origin }) });
+const registered = await call("/api/v1/registration/verify", {
+  credential: await authenticator.register(creation, { origin }),
+});
 console.log(`  signed up ${registered.username} (user ${registered.userId}, passkey ${registered.passkeyId})`);
 
 for (const who of [username, undefined]) {
   const request = await call("/api/v1/authentication/challenge", who ? { username: who } : {});
-  const signedIn = await call("/api/v1/authentication/verify", { credential: await authenticator.assert(request, { origin }) });
-  console.log(`  signed in ${who ? "with username" : "usernameless"}: ${signedIn.username}, counter ${signedIn.signCount}`);
+  const signedIn = await call("/api/v1/authentication/verify", {
+    credential: await authenticator.assert(request, { origin }),
+  });
+  console.log(
+    `  signed in ${who ? "with username" : "usernameless"}: ${signedIn.username}, counter ${signedIn.signCount}`,
+  );
 }
 console.log("smoke: ok");
