@@ -1,8 +1,7 @@
 import { generateAuthenticationOptions, type PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import type { UserVerificationLevel } from "../config/config";
-import type { CredentialIdProtection } from "../crypto/credential-id-protection";
-import { toBase64URL } from "../crypto/encoding";
 import { type CredentialDescriptor, describeCredentials } from "./credential-descriptors";
+import { decoyCredentials } from "./decoy-credentials";
 import type { CeremonyPorts } from "./ports";
 import { effectiveUserVerification } from "./user-verification";
 import { normalizeUsername } from "./username";
@@ -21,16 +20,19 @@ export async function startAuthentication(
   const userVerification = effectiveUserVerification(config.userVerification, input.userVerification);
 
   let userId: string | null = null;
+  let decoy = false;
   let allowCredentials: CredentialDescriptor[] | undefined;
   if (input.username !== undefined) {
     const username = normalizeUsername(input.username);
-    const user = await ports.users.findByUsername(username);
-    const rows = user?.isActive ? await ports.credentials.listForUser(user.id, { activeOnly: true }) : [];
-    if (user && rows.length > 0) {
-      userId = user.id;
-      allowCredentials = await describeCredentials(rows, ports.credentialIds);
+    // One read whether or not the name exists, then opening real ids or sealing and opening
+    // decoys: the two answers take the same steps.
+    const account = await ports.credentials.findUserWithActiveCredentials(username);
+    if (account?.user.isActive && account.credentials.length > 0) {
+      userId = account.user.id;
+      allowCredentials = await describeCredentials(account.credentials, ports.credentialIds);
     } else {
-      // Same answer shape for a name nobody has: it must not reveal who has an account.
+      // Same answer shape for a name nobody (active) has: it must not reveal who has an account.
+      decoy = true;
       allowCredentials = await decoyCredentials(username, ports.credentialIds);
     }
   }
@@ -47,15 +49,7 @@ export async function startAuthentication(
     expiresAt: ports.now().getTime() + config.challengeTtlSeconds * 1000,
     userVerification,
     userId,
+    ...(decoy ? { decoy } : {}),
   });
   return options;
-}
-
-/**
- * Stable for a given name (asking twice gives the same ids, as it would for a real user)
- * and unguessable without the server key. The ids never verify: no row has their index.
- */
-async function decoyCredentials(username: string, protection: CredentialIdProtection): Promise<CredentialDescriptor[]> {
-  const bytes = await protection.derive("decoy-credential", username);
-  return [{ id: toBase64URL(bytes), transports: ["hybrid", "internal"] }];
 }

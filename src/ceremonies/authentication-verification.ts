@@ -1,7 +1,9 @@
 import { type AuthenticationResponseJSON, verifyAuthenticationResponse } from "@simplewebauthn/server";
+import { isoUint8Array, toHash, verifySignature } from "@simplewebauthn/server/helpers";
 import { fromBase64URL } from "../crypto/encoding";
 import { AppError, CeremonyFailure, reasonOf } from "../errors";
 import { challengeFromClientData } from "./client-data";
+import { verifyAgainstDecoyKey } from "./decoy-credentials";
 import type { CeremonyPorts } from "./ports";
 import { assertIdMatchesRawId } from "./response-shape";
 
@@ -36,11 +38,22 @@ export async function finishAuthentication(
     throw new CeremonyFailure(reason);
   };
 
-  const found = await ports.credentials.findByIdHash(
-    await ports.credentialIds.blindIndex(fromBase64URL(response.rawId)),
-  );
-  if (!found) return fail("unknown_credential");
+  const rawId = fromBase64URL(response.rawId);
+  // During an index key rotation the id may still be stored under the previous index.
+  const found = await ports.credentials.findByAnyIdHash(await ports.credentialIds.blindIndexes(rawId));
+  if (!found) {
+    // A decoy id (or any id we never issued) is refused after the same work a real one with
+    // a bad signature gets, so the two cannot be told apart by timing either.
+    await verifyAgainstDecoyKey(
+      response,
+      { challenge: state.challenge, requireUserVerification: state.userVerification === "required" },
+      config,
+    );
+    return fail("unknown_credential");
+  }
   const { credential, user } = found;
+  // A ceremony answered with decoys accepts nothing, not even a valid passkey of another account.
+  if (state.decoy) return fail("decoy_ceremony");
   if (state.userId !== null && credential.userId !== state.userId) return fail("credential_of_another_user");
   const userHandle = response.response.userHandle;
   // Android hybrid sign-ins may omit userHandle; then the owner of the credential (and the
@@ -68,6 +81,24 @@ export async function finishAuthentication(
       },
     });
   } catch (error) {
+    // BS=1 with BE=0 is impossible for a genuine authenticator. The library refuses it before
+    // checking the signature, so it is flagged only if the signature proves the credential
+    // itself said so: a forger must not be able to raise alarms on someone else's passkey.
+    if (
+      error instanceof Error &&
+      error.name === "InvalidBackupFlags" &&
+      (await signedBy(response, credential.publicKey))
+    ) {
+      events.record({
+        event: "backup_flag_regression",
+        outcome: "failure",
+        reason: "backup_state_without_eligibility",
+        userId: user.id,
+        credentialRowId: credential.id,
+      });
+      await ports.credentials.flag(credential.id, "backup_flag_regression", ports.now());
+      return fail("backup_state_without_eligibility", user.id, credential.id);
+    }
     return fail(`verification_error:${reasonOf(error)}`, user.id, credential.id);
   }
   if (!verification.verified) return fail("signature_invalid", user.id, credential.id);
@@ -99,12 +130,16 @@ export async function finishAuthentication(
   }
 
   const now = ports.now();
+  // A row still protected under older keys is brought up to date in the same conditional
+  // update that records the sign-in: key rotation costs no extra round trip.
+  const protectedId = await ports.credentialIds.upToDate(rawId, credential);
   const recorded = await ports.credentials.recordAssertion(credential, {
     signCount: info.newCounter,
     backupEligible,
     backupState: info.credentialBackedUp,
     deviceType: info.credentialDeviceType,
     usedAt: now,
+    ...(protectedId ? { protectedId } : {}),
   });
   if (!recorded) return fail("concurrent_assertion", user.id, credential.id);
 
@@ -131,4 +166,19 @@ export async function finishAuthentication(
     token: session.token,
     tokenExpiresAt: session.expiresAt.toISOString(),
   };
+}
+
+/** Whether the assertion's signature was made by the stored credential key. */
+async function signedBy(response: AuthenticationResponseJSON, publicKey: string): Promise<boolean> {
+  try {
+    const authenticatorData = fromBase64URL(response.response.authenticatorData);
+    const clientDataHash = await toHash(fromBase64URL(response.response.clientDataJSON));
+    return await verifySignature({
+      signature: fromBase64URL(response.response.signature),
+      data: isoUint8Array.concat([authenticatorData, clientDataHash]),
+      credentialPublicKey: fromBase64URL(publicKey),
+    });
+  } catch {
+    return false;
+  }
 }

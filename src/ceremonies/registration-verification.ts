@@ -66,7 +66,21 @@ export async function finishRegistration(
   const info = verification.registrationInfo;
 
   const rawId = info.credential.id;
-  const credentialIdHash = await ports.credentialIds.blindIndex(fromBase64URL(rawId));
+  // The library does not compare the id the client reported with the one the authenticator
+  // attested; a response where they differ is forged.
+  if (rawId !== response.rawId) return fail("credential_id_mismatch");
+  const [credentialIdHash = "", ...previousIndexes] = await ports.credentialIds.blindIndexes(fromBase64URL(rawId));
+  // During an index key rotation the unique index cannot see a row stored under the previous
+  // index, so that one is looked up (one extra read, only while a previous key is configured).
+  if (previousIndexes.length > 0 && (await ports.credentials.findByAnyIdHash(previousIndexes))) {
+    events.record({
+      event: "registration_attempt",
+      outcome: "failure",
+      reason: "credential_exists",
+      userId: state.userId,
+    });
+    throw new AppError("CREDENTIAL_EXISTS", "This passkey is already registered");
+  }
   const now = ports.now();
   const row: NewCredentialRow = {
     id: toBase64URL(randomBytes(16)),

@@ -41,12 +41,14 @@ const configSchema = z.object({
   ATTESTATION: z.enum(["none", "direct", "enterprise"]),
   RATE_LIMIT_REQUESTS: positiveInt(1, 1_000_000),
   RATE_LIMIT_WINDOW_SECONDS: positiveInt(1, 86_400),
+  RATE_LIMIT_VERIFY_REQUESTS: positiveInt(1, 1_000_000),
+  RATE_LIMIT_ON_ERROR: z.enum(["closed", "open"]),
   CORS_ORIGINS: commaList.pipe(z.array(origin)),
   HSTS_MAX_AGE: z.coerce.number().int().min(0),
   SESSION_TTL_SECONDS: positiveInt(60, 86_400),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   CREDENTIAL_ENCRYPTION_KEY: secret("comma list of kid:base64url AES-256 keys, newest first"),
-  CREDENTIAL_ID_HMAC_KEY: secret("base64url, at least 32 bytes"),
+  CREDENTIAL_ID_HMAC_KEY: secret("base64url, at least 32 bytes; during a rotation: current,previous"),
   SESSION_SIGNING_KEY: secret("ES256 private key as JWK JSON"),
 });
 
@@ -58,7 +60,14 @@ export type Config = {
   maxCredentialsPerUser: number;
   userVerification: UserVerificationLevel;
   attestation: "none" | "direct" | "enterprise";
-  rateLimit: { requests: number; windowSeconds: number };
+  rateLimit: {
+    requests: number;
+    windowSeconds: number;
+    /** Stricter budget for the verify steps, where each request costs signature checks. */
+    verifyRequests: number;
+    /** What a limiter fault does: refuse the request ("closed") or let it through ("open"). */
+    onError: "closed" | "open";
+  };
   corsOrigins: string[];
   hstsMaxAge: number;
   sessionTtlSeconds: number;
@@ -104,7 +113,12 @@ export function parseConfig(env: Record<string, unknown>): Config {
     maxCredentialsPerUser: v.MAX_CREDENTIALS_PER_USER,
     userVerification: v.USER_VERIFICATION,
     attestation: v.ATTESTATION,
-    rateLimit: { requests: v.RATE_LIMIT_REQUESTS, windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS },
+    rateLimit: {
+      requests: v.RATE_LIMIT_REQUESTS,
+      windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
+      verifyRequests: v.RATE_LIMIT_VERIFY_REQUESTS,
+      onError: v.RATE_LIMIT_ON_ERROR,
+    },
     corsOrigins: v.CORS_ORIGINS,
     hstsMaxAge: v.HSTS_MAX_AGE,
     sessionTtlSeconds: v.SESSION_TTL_SECONDS,

@@ -1,29 +1,34 @@
 import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "./encoding";
 
+/** The two stored columns that stand for one raw credential id. */
+export type ProtectedCredentialId = { credentialIdHash: string; credentialIdEncrypted: string };
+
 /**
  * Raw credential ids are never stored in the clear: the database holds an HMAC blind
  * index (for lookup) and an AES-256-GCM ciphertext (to list ids back to browsers).
- * Ciphertexts are prefixed with the id of the key that sealed them, so a new key can be
- * put first in CREDENTIAL_ENCRYPTION_KEY while rows sealed under older ones still open.
+ *
+ * Both keys rotate. Ciphertexts are prefixed with the id of the key that sealed them, so a
+ * new key can be put first in CREDENTIAL_ENCRYPTION_KEY while rows sealed under older ones
+ * still open. CREDENTIAL_ID_HMAC_KEY may list a previous index key after the current one;
+ * lookups then try both indexes (in one query) until every row is re-indexed. A row is
+ * brought up to the current keys when its passkey is next used, or by the re-key sweep.
  */
 export class CredentialIdProtection {
   private constructor(
-    private readonly indexKey: CryptoKey,
-    private readonly currentKeyId: string,
+    private readonly indexKeys: CryptoKey[],
+    readonly currentKeyId: string,
     private readonly sealingKeys: Map<string, CryptoKey>,
   ) {}
 
-  static async fromSecrets(encryptionKeys: string, hmacKey: string): Promise<CredentialIdProtection> {
-    const entries = encryptionKeys
-      .split(",")
-      .map((entry) => entry.trim())
-      .filter(Boolean);
+  static async fromSecrets(encryptionKeys: string, hmacKeys: string): Promise<CredentialIdProtection> {
+    const entries = commaList(encryptionKeys);
     const sealingKeys = new Map<string, CryptoKey>();
     for (const entry of entries) {
-      const [keyId, material] = entry.split(":");
-      if (!keyId || !material || !/^[A-Za-z0-9_-]{1,16}$/.test(keyId)) {
+      const [keyId, material, extra] = entry.split(":");
+      if (!keyId || !material || extra !== undefined || !/^[A-Za-z0-9_-]{1,16}$/.test(keyId)) {
         throw new Error("CREDENTIAL_ENCRYPTION_KEY: each entry must be kid:base64url-key");
       }
+      if (sealingKeys.has(keyId)) throw new Error("CREDENTIAL_ENCRYPTION_KEY: key ids must be unique");
       const raw = decodeKey(material, "CREDENTIAL_ENCRYPTION_KEY");
       if (raw.length !== 32) throw new Error("CREDENTIAL_ENCRYPTION_KEY: each key must be 32 bytes (AES-256)");
       sealingKeys.set(keyId, await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]));
@@ -31,21 +36,33 @@ export class CredentialIdProtection {
     const currentKeyId = entries[0]?.split(":")[0];
     if (!currentKeyId) throw new Error("CREDENTIAL_ENCRYPTION_KEY: no key given");
 
-    const hmacRaw = decodeKey(hmacKey, "CREDENTIAL_ID_HMAC_KEY");
-    if (hmacRaw.length < 32) throw new Error("CREDENTIAL_ID_HMAC_KEY: must be at least 32 bytes");
-    const indexKey = await crypto.subtle.importKey("raw", hmacRaw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    return new CredentialIdProtection(indexKey, currentKeyId, sealingKeys);
+    const indexKeys: CryptoKey[] = [];
+    for (const material of commaList(hmacKeys)) {
+      const raw = decodeKey(material, "CREDENTIAL_ID_HMAC_KEY");
+      if (raw.length < 32) throw new Error("CREDENTIAL_ID_HMAC_KEY: each key must be at least 32 bytes");
+      indexKeys.push(await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
+    }
+    if (indexKeys.length === 0) throw new Error("CREDENTIAL_ID_HMAC_KEY: no key given");
+    return new CredentialIdProtection(indexKeys, currentKeyId, sealingKeys);
   }
 
-  /** Deterministic lookup key for a raw credential id. */
+  /** Deterministic lookup key for a raw credential id, under the current index key. */
   async blindIndex(credentialId: Bytes): Promise<string> {
-    return toBase64URL(new Uint8Array(await crypto.subtle.sign("HMAC", this.indexKey, credentialId)));
+    return this.indexUnder(this.currentIndexKey, credentialId);
+  }
+
+  /**
+   * Every index the id may be stored under: the current one first, then one per previous
+   * index key still configured. Outside a rotation this is just the current index.
+   */
+  async blindIndexes(credentialId: Bytes): Promise<string[]> {
+    return Promise.all(this.indexKeys.map((key) => this.indexUnder(key, credentialId)));
   }
 
   /** Deterministic bytes for any other purpose, domain-separated from the blind index. */
   async derive(purpose: string, input: string): Promise<Bytes> {
     const data = new TextEncoder().encode(`${purpose}\u0000${input}`);
-    return new Uint8Array(await crypto.subtle.sign("HMAC", this.indexKey, data));
+    return new Uint8Array(await crypto.subtle.sign("HMAC", this.currentIndexKey, data));
   }
 
   /**
@@ -75,6 +92,48 @@ export class CredentialIdProtection {
     );
     return new Uint8Array(plaintext);
   }
+
+  /**
+   * The columns a row should hold under the current keys, or null when it already does.
+   * Callers that just verified an assertion know the raw id; the sweep opens it first.
+   */
+  async upToDate(credentialId: Bytes, stored: ProtectedCredentialId): Promise<ProtectedCredentialId | null> {
+    const credentialIdHash = await this.blindIndex(credentialId);
+    if (
+      credentialIdHash === stored.credentialIdHash &&
+      sealedKeyId(stored.credentialIdEncrypted) === this.currentKeyId
+    ) {
+      return null;
+    }
+    return { credentialIdHash, credentialIdEncrypted: await this.seal(credentialId, credentialIdHash) };
+  }
+
+  /** How many keys of each kind are configured; more than one means a rotation is under way. */
+  get keyCounts(): { sealing: number; index: number } {
+    return { sealing: this.sealingKeys.size, index: this.indexKeys.length };
+  }
+
+  private get currentIndexKey(): CryptoKey {
+    const key = this.indexKeys[0];
+    if (!key) throw new Error("index key missing");
+    return key;
+  }
+
+  private async indexUnder(key: CryptoKey, credentialId: Bytes): Promise<string> {
+    return toBase64URL(new Uint8Array(await crypto.subtle.sign("HMAC", key, credentialId)));
+  }
+}
+
+/** The id of the key a stored ciphertext was sealed under (the text before the first colon). */
+export function sealedKeyId(sealed: string): string {
+  return sealed.slice(0, Math.max(0, sealed.indexOf(":")));
+}
+
+function commaList(value: string): string[] {
+  return value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }
 
 function decodeKey(material: string, variable: string): Bytes {

@@ -1,4 +1,5 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
+import type { ProtectedCredentialId } from "../crypto/credential-id-protection";
 import { AppError } from "../errors";
 import { type Database, uniqueViolationOn } from "./database";
 import { type CredentialRow, credentials, type NewCredentialRow, type UserRow, users } from "./schema";
@@ -13,7 +14,12 @@ export type AssertionUpdate = {
   backupState: boolean;
   deviceType: CredentialRow["deviceType"];
   usedAt: Date;
+  /** Set when the row's id was protected under older keys: re-sealed in the same statement. */
+  protectedId?: ProtectedCredentialId;
 };
+
+/** What the re-key sweep reads of a row: enough to open it and to update it conditionally. */
+export type ProtectedIdRow = Pick<CredentialRow, "id"> & ProtectedCredentialId;
 
 export class CredentialRepository {
   constructor(private readonly db: Database) {}
@@ -27,6 +33,40 @@ export class CredentialRepository {
       .where(eq(credentials.credentialIdHash, credentialIdHash))
       .get();
     return row ?? undefined;
+  }
+
+  /**
+   * Like findByIdHash, for an id that may be stored under any of several indexes (during an
+   * index key rotation): still one read. The earliest index in the list wins.
+   */
+  async findByAnyIdHash(credentialIdHashes: string[]): Promise<CredentialWithOwner | undefined> {
+    const rows = await this.db
+      .select({ credential: credentials, user: users })
+      .from(credentials)
+      .innerJoin(users, eq(users.id, credentials.userId))
+      .where(inArray(credentials.credentialIdHash, credentialIdHashes))
+      .all();
+    const rank = (row: CredentialWithOwner) => credentialIdHashes.indexOf(row.credential.credentialIdHash);
+    return rows.sort((a, b) => rank(a) - rank(b))[0];
+  }
+
+  /**
+   * The account with this username and its active passkeys, in one read whether or not the
+   * name exists, so sign-in options cost the same for a real and an unknown name.
+   */
+  async findUserWithActiveCredentials(
+    username: string,
+  ): Promise<{ user: UserRow; credentials: CredentialRow[] } | undefined> {
+    const rows = await this.db
+      .select({ user: users, credential: credentials })
+      .from(users)
+      .leftJoin(credentials, and(eq(credentials.userId, users.id), eq(credentials.isActive, true)))
+      .where(eq(users.username, username))
+      .orderBy(asc(credentials.createdAt))
+      .all();
+    const user = rows[0]?.user;
+    if (!user) return undefined;
+    return { user, credentials: rows.flatMap((row) => (row.credential ? [row.credential] : [])) };
   }
 
   async listForUser(userId: string, { activeOnly = false } = {}): Promise<CredentialRow[]> {
@@ -90,6 +130,7 @@ export class CredentialRepository {
         deviceType: update.deviceType,
         lastUsedAt: update.usedAt,
         updatedAt: update.usedAt,
+        ...update.protectedId,
       })
       .where(
         and(
@@ -102,10 +143,60 @@ export class CredentialRepository {
     return result.meta.changes === 1;
   }
 
+  /**
+   * Rows whose id is sealed under another key than `keyId`, in row id order after the
+   * cursor: the re-key sweep's work list (a re-keyed row drops out of it).
+   */
+  async pageNotSealedUnder(keyId: string, afterId: string, limit: number): Promise<ProtectedIdRow[]> {
+    return this.db
+      .select({
+        id: credentials.id,
+        credentialIdHash: credentials.credentialIdHash,
+        credentialIdEncrypted: credentials.credentialIdEncrypted,
+      })
+      .from(credentials)
+      .where(and(notSealedUnder(keyId), gt(credentials.id, afterId)))
+      .orderBy(asc(credentials.id))
+      .limit(limit)
+      .all();
+  }
+
+  async countNotSealedUnder(keyId: string): Promise<number> {
+    const row = await this.db.select({ n: count() }).from(credentials).where(notSealedUnder(keyId)).get();
+    return row?.n ?? 0;
+  }
+
+  /**
+   * Swaps rows' protected ids for their re-keyed form, in one batch, each only if nobody
+   * changed it since it was read (a sign-in may have re-keyed it meanwhile).
+   * Returns how many rows were swapped.
+   */
+  async replaceProtectedIds(changes: { row: ProtectedIdRow; next: ProtectedCredentialId }[]): Promise<number> {
+    const [first, ...rest] = changes.map(({ row, next }) =>
+      this.db
+        .update(credentials)
+        .set(next)
+        .where(
+          and(
+            eq(credentials.id, row.id),
+            eq(credentials.credentialIdHash, row.credentialIdHash),
+            eq(credentials.credentialIdEncrypted, row.credentialIdEncrypted),
+          ),
+        ),
+    );
+    if (!first) return 0;
+    const results = await this.db.batch([first, ...rest]);
+    return results.reduce((sum, result) => sum + result.meta.changes, 0);
+  }
+
   async flag(credentialRowId: string, flag: CredentialFlag, at: Date): Promise<void> {
     await this.db.update(credentials).set({ flag, flaggedAt: at }).where(eq(credentials.id, credentialRowId)).run();
   }
 }
+
+/** `keyId:` is the ciphertext's prefix; compared as a substring so `_` and `-` in ids stay literal. */
+const notSealedUnder = (keyId: string) =>
+  sql`substr(${credentials.credentialIdEncrypted}, 1, ${keyId.length + 1}) != ${`${keyId}:`}`;
 
 /** Marks a credential for its owner to see; the counter and flags stay as they were. */
 export type CredentialFlag = NonNullable<CredentialRow["flag"]>;

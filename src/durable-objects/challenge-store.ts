@@ -23,6 +23,11 @@ export type ChallengeState =
       userVerification: UserVerificationLevel;
       /** The account the ceremony was started for; null for a discoverable (usernameless) one. */
       userId: string | null;
+      /**
+       * The username named no account that can sign in and was answered with decoy ids:
+       * no credential at all may pass (else a name's existence shows in the outcome).
+       */
+      decoy?: boolean;
     };
 
 const KEY = "state";

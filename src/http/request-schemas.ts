@@ -1,5 +1,20 @@
 import { z } from "zod";
+import { normalizeUsername } from "../ceremonies/username";
 import { userVerificationLevels } from "../config/config";
+
+const base64urlAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * One value, one spelling: besides padding, a length no byte string encodes to (4n+1) and
+ * set bits after the last byte (which decoders silently drop) are refused.
+ */
+function isCanonicalBase64url(value: string): boolean {
+  const tail = value.length % 4;
+  if (tail === 1) return false;
+  if (tail === 0) return true;
+  const last = base64urlAlphabet.indexOf(value.at(-1) ?? "");
+  return (last & (tail === 2 ? 0x0f : 0x03)) === 0;
+}
 
 /** Unpadded base64url only: padded or standard base64 is a different spelling and is refused. */
 export const base64url = (maxChars: number) =>
@@ -7,7 +22,8 @@ export const base64url = (maxChars: number) =>
     .string()
     .min(1)
     .max(maxChars)
-    .regex(/^[A-Za-z0-9_-]+$/, "must be unpadded base64url");
+    .regex(/^[A-Za-z0-9_-]+$/, "must be unpadded base64url")
+    .refine(isCanonicalBase64url, "must be canonical base64url (no impossible length, no bits after the last byte)");
 
 // A credential id is at most 1023 bytes (WebAuthn L3), which is 1364 base64url characters.
 const credentialId = base64url(1364);
@@ -22,45 +38,72 @@ export const username = z
     z
       .string()
       .min(1, "must not be empty")
-      .max(64, "must be at most 64 characters")
+      // Lone surrogates cannot be stored as UTF-8: two such names would collide in D1.
+      .refine((value) => value.isWellFormed(), "must be well-formed Unicode")
       // Control and format characters hide look-alike names and break logs.
-      .refine((value) => !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value), "must not contain control characters"),
+      .refine((value) => !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value), "must not contain control characters")
+      // Counted as stored: case folding can lengthen a name ("İ" becomes two characters).
+      .refine((value) => normalizeUsername(value).length <= 64, "must be at most 64 characters"),
   );
+
+/** Shown to the user by their authenticator; emoji joiners are fine, bidi overrides are not. */
+export const displayName = z
+  .string()
+  .transform((value) => value.trim())
+  .pipe(
+    z
+      .string()
+      .min(1, "must not be empty")
+      .max(64, "must be at most 64 characters")
+      .refine((value) => value.isWellFormed(), "must be well-formed Unicode")
+      .refine(
+        (value) => !/[\p{Cc}\p{Zl}\p{Zp}]|(?![\u200C\u200D])\p{Cf}/u.test(value),
+        "must not contain control characters",
+      ),
+  );
+
+/** `id` and `rawId` are two spellings of one value (the ceremonies check it again). */
+const idEqualsRawId = (credential: { id: string; rawId: string }) => credential.id === credential.rawId;
+const rawIdIssue = { message: "must equal credential.id", path: ["rawId"] };
 
 export const userVerification = z.enum(userVerificationLevels);
 
 /** RegistrationResponseJSON, as `navigator.credentials.create()` serialises it. */
-export const registrationResponse = z.object({
-  id: credentialId,
-  rawId: credentialId,
-  type: z.literal("public-key"),
-  response: z.object({
-    clientDataJSON,
-    attestationObject: base64url(32_768),
-    authenticatorData: base64url(16_384).optional(),
-    transports: transports.optional(),
-    publicKeyAlgorithm: z.number().int().optional(),
-    publicKey: base64url(4096).optional(),
-  }),
-  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
-  clientExtensionResults: extensionResults,
-});
+export const registrationResponse = z
+  .object({
+    id: credentialId,
+    rawId: credentialId,
+    type: z.literal("public-key"),
+    response: z.object({
+      clientDataJSON,
+      attestationObject: base64url(32_768),
+      authenticatorData: base64url(16_384).optional(),
+      transports: transports.optional(),
+      publicKeyAlgorithm: z.number().int().optional(),
+      publicKey: base64url(4096).optional(),
+    }),
+    authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+    clientExtensionResults: extensionResults,
+  })
+  .refine(idEqualsRawId, rawIdIssue);
 
 /** AuthenticationResponseJSON, as `navigator.credentials.get()` serialises it. */
-export const authenticationResponse = z.object({
-  id: credentialId,
-  rawId: credentialId,
-  type: z.literal("public-key"),
-  response: z.object({
-    clientDataJSON,
-    authenticatorData: base64url(16_384),
-    signature: base64url(2048),
-    // User handles are at most 64 bytes (86 base64url characters).
-    // Some clients send null when the authenticator returned none.
-    userHandle: base64url(86)
-      .nullish()
-      .transform((value) => value ?? undefined),
-  }),
-  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
-  clientExtensionResults: extensionResults,
-});
+export const authenticationResponse = z
+  .object({
+    id: credentialId,
+    rawId: credentialId,
+    type: z.literal("public-key"),
+    response: z.object({
+      clientDataJSON,
+      authenticatorData: base64url(16_384),
+      signature: base64url(2048),
+      // User handles are at most 64 bytes (86 base64url characters).
+      // Some clients send null when the authenticator returned none.
+      userHandle: base64url(86)
+        .nullish()
+        .transform((value) => value ?? undefined),
+    }),
+    authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+    clientExtensionResults: extensionResults,
+  })
+  .refine(idEqualsRawId, rawIdIssue);

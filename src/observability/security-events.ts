@@ -1,3 +1,4 @@
+import type { Metrics } from "./analytics";
 import type { Logger } from "./logger";
 
 export type SecurityEventType =
@@ -5,7 +6,10 @@ export type SecurityEventType =
   | "authentication_attempt"
   | "clone_suspected"
   | "backup_flag_regression"
-  | "credential_added";
+  | "credential_added"
+  | "credential_removed"
+  | "rate_limited"
+  | "rate_limiter_fault";
 
 export type SecurityEvent = {
   event: SecurityEventType;
@@ -15,14 +19,18 @@ export type SecurityEvent = {
   userId?: string | null;
   /** Our row id of the credential, never the raw WebAuthn credential id. */
   credentialRowId?: string;
+  /** Rate limiting: the limited client (IPv4 address or IPv6 /64); the JSON log only, never metrics. */
+  client?: string;
 };
 
 export type SecurityEvents = { record(event: SecurityEvent): void };
 
-export function securityEventLog(logger: Logger): SecurityEvents {
+/** JSON log line per event; also a data point per event when Analytics Engine metrics are given. */
+export function securityEventLog(logger: Logger, metrics?: Metrics): SecurityEvents {
   return {
     record(event) {
       logger.log(event.outcome === "failure" ? "warn" : "info", { type: "security_event", ...event });
+      metrics?.securityEvent(event);
     },
   };
 }

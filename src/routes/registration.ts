@@ -5,12 +5,12 @@ import { finishRegistration } from "../ceremonies/registration-verification";
 import type { AppEnv } from "../http/app-env";
 import { optionalSession } from "../http/bearer-session";
 import { ok } from "../http/envelope";
-import { registrationResponse, username, userVerification } from "../http/request-schemas";
+import { displayName, registrationResponse, username, userVerification } from "../http/request-schemas";
 import { validJson } from "../http/validate";
 
 const challengeRequest = z.strictObject({
   username,
-  displayName: z.string().trim().min(1).max(64).optional(),
+  displayName: displayName.optional(),
   userVerification: userVerification.optional(),
   attestation: z.enum(["none", "direct", "enterprise"]).optional(),
   authenticatorSelection: z

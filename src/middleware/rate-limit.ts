@@ -1,0 +1,88 @@
+import { createMiddleware } from "hono/factory";
+import type { Config } from "../config/config";
+import type { RateLimiterNamespace, RateLimitVerdict } from "../durable-objects/rate-limiter";
+import { AppError } from "../errors";
+import type { AppEnv } from "../http/app-env";
+import { clientKey } from "../http/client-address";
+import { securityEventLog } from "../observability/security-events";
+
+export type RouteGroup = "options" | "verify" | "api";
+
+// Each verify call runs signature checks and storage reads, and is where guessing would
+// happen: it gets its own, stricter budget. The options calls and everything else under the
+// API share RATE_LIMIT_REQUESTS, each group counted separately.
+const groupByPath: Record<string, RouteGroup> = {
+  "/api/v1/registration/challenge": "options",
+  "/api/v1/authentication/challenge": "options",
+  "/attestation/options": "options",
+  "/assertion/options": "options",
+  "/api/v1/registration/verify": "verify",
+  "/api/v1/authentication/verify": "verify",
+  "/attestation/result": "verify",
+  "/assertion/result": "verify",
+};
+
+/**
+ * The group a path is counted in, or null for the paths that are never limited: the health
+ * check (a 429 there would read as an outage to a monitor) and /.well-known (JWKS and related
+ * origins, fetched by app backends and browsers from shared addresses and cacheable).
+ */
+export function routeGroupOf(path: string): RouteGroup | null {
+  if (path === "/api/v1/health" || path.startsWith("/.well-known/")) return null;
+  return groupByPath[path] ?? "api";
+}
+
+function limitOf(group: RouteGroup, rateLimit: Config["rateLimit"]): number {
+  return group === "verify" ? rateLimit.verifyRequests : rateLimit.requests;
+}
+
+/** A client should come back after a limiter fault, but not in a tight loop. */
+const FAULT_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Per-client sliding-window limit, one RateLimiter Durable Object round trip per request.
+ * Runs after CORS (so a browser can read the 429 and its headers) and before the body is
+ * read or any ceremony work is done. Every counted response carries the IETF draft
+ * `RateLimit-Policy` and `RateLimit` fields; a refused one also `Retry-After`.
+ */
+export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
+  const group = routeGroupOf(c.req.path);
+  if (group === null) return next();
+
+  const config = c.get("config");
+  const limit = limitOf(group, config.rateLimit);
+  const windowSeconds = config.rateLimit.windowSeconds;
+  const client = clientKey(c.req.header("cf-connecting-ip"));
+  const events = securityEventLog(c.get("logger"), c.get("metrics"));
+
+  let verdict: RateLimitVerdict;
+  try {
+    const namespace: RateLimiterNamespace = c.env.RATE_LIMITER;
+    verdict = await namespace.get(namespace.idFromName(client)).hit(group, limit, windowSeconds);
+  } catch (error) {
+    const failOpen = config.rateLimit.onError === "open";
+    c.get("logger").log("error", {
+      type: "rate_limiter_fault",
+      requestId: c.get("requestId"),
+      failMode: config.rateLimit.onError,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : "non-error thrown",
+    });
+    events.record({ event: "rate_limiter_fault", outcome: "failure", reason: failOpen ? "fail_open" : "fail_closed" });
+    if (failOpen) return next();
+    c.header("Retry-After", String(FAULT_RETRY_AFTER_SECONDS));
+    throw new AppError("SERVICE_UNAVAILABLE", "Request limits cannot be checked right now; retry shortly");
+  }
+
+  c.header("RateLimit-Policy", `"${group}";q=${limit};w=${windowSeconds}`);
+  c.header("RateLimit", `"${group}";r=${verdict.remaining};t=${verdict.resetSeconds}`);
+  if (!verdict.allowed) {
+    events.record({ event: "rate_limited", outcome: "failure", reason: group, client });
+    c.header("Retry-After", String(verdict.resetSeconds));
+    throw new AppError("RATE_LIMIT_EXCEEDED", "Too many requests; retry later", {
+      retryAfterSeconds: verdict.resetSeconds,
+      limit,
+      windowSeconds,
+    });
+  }
+  await next();
+});
