@@ -5,7 +5,8 @@ import { generateSecrets } from "./scripts/secrets.mjs";
 export default defineConfig({
   plugins: [
     cloudflareTest(async () => {
-      const { ADMIN_API_KEY: _unused, ...secrets } = await generateSecrets();
+      // ADMIN_API_KEY included: test/admin.test.ts calls the admin API with it.
+      const secrets = await generateSecrets();
       return {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
@@ -13,8 +14,14 @@ export default defineConfig({
             ...secrets,
             RP_ID: "localhost",
             RP_ORIGINS: "http://localhost:8787",
+            // Test requests carry no CF-Connecting-IP, so the whole suite shares one limiter
+            // bucket: give it room. test/rate-limit.test.ts sets its own limits and addresses.
+            RATE_LIMIT_REQUESTS: "1000000",
+            RATE_LIMIT_VERIFY_REQUESTS: "1000000",
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           },
+          // Miniflare's local Analytics Engine simulator: the metrics writer runs in every test.
+          analyticsEngineDatasets: { ANALYTICS: { dataset: "passkey_events" } },
         },
       };
     }),

@@ -2,15 +2,26 @@ import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { AppError } from "./errors";
 import type { AppEnv } from "./http/app-env";
+import { signedIn } from "./http/bearer-session";
 import { handleError } from "./http/error-handler";
+import { adminAuth } from "./middleware/admin-auth";
 import { ceremonyPorts } from "./middleware/ceremony-ports";
 import { configuration } from "./middleware/configuration";
+import { conformanceSurface } from "./middleware/conformance-surface";
 import { corsPolicy } from "./middleware/cors";
 import { jsonBody } from "./middleware/json-body";
+import { rateLimit } from "./middleware/rate-limit";
 import { requestLog } from "./middleware/request-log";
+import { requestMetrics } from "./middleware/request-metrics";
 import { securityHeaders } from "./middleware/security-headers";
+import { storageRoundTrips } from "./middleware/storage-round-trips";
+import { accountRoutes } from "./routes/account";
+import { adminCredentialRoutes, adminUserRoutes } from "./routes/admin";
 import { authenticationRoutes } from "./routes/authentication";
+import { conformanceRoutes } from "./routes/conformance";
+import { credentialRoutes } from "./routes/credentials";
 import { healthRoutes } from "./routes/health";
+import { metadataRoutes } from "./routes/metadata";
 import { registrationRoutes } from "./routes/registration";
 import { wellKnownRoutes } from "./routes/well-known";
 
@@ -18,9 +29,19 @@ export const app = new Hono<AppEnv>();
 
 app.use(requestId());
 app.use(requestLog);
-app.use(configuration);
+// Before configuration, so even a CONFIGURATION_ERROR answer carries the security headers.
 app.use(securityHeaders);
+app.use(configuration);
+app.use(requestMetrics);
+// Before anything that touches storage (the limiter first); a no-op unless BENCH_INSTRUMENTATION.
+app.use(storageRoundTrips);
 app.use("/api/*", corsPolicy);
+// FIDO conformance binding: gated by CONFORMANCE_API, and answers every failure on its paths
+// (including the rate limit's and body checks' below) in the binding's own shape.
+app.use("/attestation/*", conformanceSurface);
+app.use("/assertion/*", conformanceSurface);
+// After CORS so browsers can read a 429; before any body is read or ceremony work is done.
+app.use(rateLimit);
 app.use(jsonBody);
 
 app.route("/api/v1/health", healthRoutes);
@@ -29,6 +50,21 @@ app.route("/api/v1/registration", registrationRoutes);
 app.use("/api/v1/authentication/*", ceremonyPorts);
 app.route("/api/v1/authentication", authenticationRoutes);
 app.route("/.well-known", wellKnownRoutes);
+app.use("/api/v1/admin/metadata/*", adminAuth);
+app.route("/api/v1/admin/metadata", metadataRoutes);
+// Self-service with the session token, and the admin API (docs/api-management.md). The admin
+// key is checked before any key material is loaded for the request.
+app.use("/api/v1/credentials/*", ceremonyPorts, signedIn);
+app.route("/api/v1/credentials", credentialRoutes);
+app.use("/api/v1/me/*", ceremonyPorts, signedIn);
+app.route("/api/v1/me", accountRoutes);
+app.use("/api/v1/admin/users/*", adminAuth, ceremonyPorts);
+app.route("/api/v1/admin/users", adminUserRoutes);
+app.use("/api/v1/admin/credentials/*", adminAuth, ceremonyPorts);
+app.route("/api/v1/admin/credentials", adminCredentialRoutes);
+app.use("/attestation/*", ceremonyPorts);
+app.use("/assertion/*", ceremonyPorts);
+app.route("/", conformanceRoutes);
 
 app.notFound((c) => handleError(new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`), c));
 app.onError(handleError);

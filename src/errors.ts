@@ -7,6 +7,8 @@ export const errorStatus = {
   INVALID_REQUEST: 400,
   INVALID_CHALLENGE: 400,
   REGISTRATION_FAILED: 400,
+  /** An operator-provided FIDO metadata BLOB failed verification (docs/conformance.md). */
+  METADATA_REJECTED: 400,
   AUTHENTICATION_FAILED: 401,
   UNAUTHORIZED: 401,
   USER_NOT_FOUND: 404,
@@ -16,6 +18,8 @@ export const errorStatus = {
   USERNAME_TAKEN: 409,
   CREDENTIAL_EXISTS: 409,
   TOO_MANY_CREDENTIALS: 409,
+  /** Removing it would leave the account without an active passkey (see docs/api-management.md). */
+  LAST_PASSKEY: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMIT_EXCEEDED: 429,
@@ -50,8 +54,10 @@ export class CeremonyFailure extends AppError {
     readonly reason: string,
     code: "AUTHENTICATION_FAILED" | "REGISTRATION_FAILED" = "AUTHENTICATION_FAILED",
     message = code === "AUTHENTICATION_FAILED" ? "Authentication failed" : "Registration failed",
+    /** Only what the client may know anyway (the Signal API hint for an unknown credential). */
+    details?: unknown,
   ) {
-    super(code, message);
+    super(code, message, details);
     this.name = "CeremonyFailure";
   }
 }

@@ -2,6 +2,7 @@ import { app } from "./app";
 import { runCredentialIdRekeying } from "./jobs/credential-id-rekeying";
 
 export { ChallengeStore } from "./durable-objects/challenge-store";
+export { RateLimiter } from "./durable-objects/rate-limiter";
 
 export default {
   fetch: app.fetch,

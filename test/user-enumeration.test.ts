@@ -123,12 +123,23 @@ describe("sign-in verification fails the same way whatever check failed", () => 
     expect(failure(decoy)).toEqual(failure(badSignature));
   });
 
-  it("refuses a never-registered passkey in a usernameless sign-in the same way", async () => {
+  it("refuses a never-registered passkey in a usernameless sign-in the same way, plus only the Signal API hint echoing its own id", async () => {
     const user = await signUp();
     const badSignature = await signIn(user.authenticator, undefined, { corruptSignature: true });
     const stranger = await SoftAuthenticator.create();
     const unknown = await assertWithOptions(stranger, (await authenticationOptions({})).body.data);
-    expect(failure(unknown)).toEqual(failure(badSignature));
+    // An id this server never issued (not even as a decoy) is hinted as unknown
+    // (docs/api-management.md "Signal API"); the hint holds nothing the client did not send.
+    const { details, ...error } = unknown.body.error;
+    expect(details).toEqual({
+      signals: [
+        {
+          method: "signalUnknownCredential",
+          options: { rpId: "localhost", credentialId: stranger.credentialIdBase64URL },
+        },
+      ],
+    });
+    expect(failure({ ...unknown, body: { ...unknown.body, error } })).toEqual(failure(badSignature));
   });
 
   it("refuses one's own valid passkey in a ceremony for another name, whether or not that name exists", async () => {

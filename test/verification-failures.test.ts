@@ -112,7 +112,7 @@ describe("sign-in is refused, identically, when a check fails", () => {
     expect(response.body.error.code).toBe("VALIDATION_ERROR");
   });
 
-  it("refuses an unknown credential with the same answer as a bad signature", async () => {
+  it("refuses an unknown credential with the same answer as a bad signature, plus the Signal API hint", async () => {
     const user = await signUp();
     const stranger = await SoftAuthenticator.create();
     const options = await api("POST", "/api/v1/authentication/challenge", {});
@@ -120,7 +120,17 @@ describe("sign-in is refused, identically, when a check fails", () => {
     const unknown = await api("POST", "/api/v1/authentication/verify", { credential });
     const badSignature = await signIn(user.authenticator, user.username, { corruptSignature: true });
     expect(unknown.status).toBe(401);
-    expect(unknown.body.error).toEqual(badSignature.body.error);
+    // Only the id the client sent comes back (docs/api-management.md "WebAuthn Signal API").
+    const { details, ...error } = unknown.body.error;
+    expect(error).toEqual(badSignature.body.error);
+    expect(details).toEqual({
+      signals: [
+        {
+          method: "signalUnknownCredential",
+          options: { rpId: "localhost", credentialId: stranger.credentialIdBase64URL },
+        },
+      ],
+    });
   });
 });
 

@@ -1,5 +1,11 @@
-import { generateAuthenticationOptions, type PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
+import {
+  type AuthenticationExtensionsClientInputs,
+  generateAuthenticationOptions,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from "@simplewebauthn/server";
 import type { UserVerificationLevel } from "../config/config";
+import type { CeremonyProfile } from "../durable-objects/challenge-store";
+import { AppError } from "../errors";
 import { type CredentialDescriptor, describeCredentials } from "./credential-descriptors";
 import { decoyCredentials } from "./decoy-credentials";
 import type { CeremonyPorts } from "./ports";
@@ -10,6 +16,14 @@ export type AuthenticationOptionsInput = {
   /** Omitted for a discoverable (usernameless / autofill) sign-in. */
   username?: string;
   userVerification?: UserVerificationLevel;
+  extensions?: AuthenticationExtensionsClientInputs;
+  /**
+   * "fido-conformance" (the FIDO binding, a test surface): an unknown username is refused
+   * (the FIDO rule; the native API answers with decoys instead), `userVerification` and
+   * `extensions` go out exactly as requested, and the assertion may lack user presence unless
+   * user verification is required.
+   */
+  profile?: CeremonyProfile;
 };
 
 export async function startAuthentication(
@@ -30,6 +44,8 @@ export async function startAuthentication(
     if (account?.user.isActive && account.credentials.length > 0) {
       userId = account.user.id;
       allowCredentials = await describeCredentials(account.credentials, ports.credentialIds);
+    } else if (input.profile === "fido-conformance") {
+      throw new AppError("USER_NOT_FOUND", "User does not exist or has no passkey");
     } else {
       // Same answer shape for a name nobody (active) has: it must not reveal who has an account.
       decoy = true;
@@ -42,7 +58,13 @@ export async function startAuthentication(
     allowCredentials,
     userVerification,
     timeout: config.challengeTtlSeconds * 1000,
+    extensions: input.extensions,
   });
+  if (input.profile === "fido-conformance") {
+    // The FIDO echo rule: what was asked for, not the server's stricter floor.
+    options.userVerification = input.userVerification ?? "preferred";
+    if (input.extensions) options.extensions = structuredClone(input.extensions);
+  }
   await ports.challenges.put({
     ceremony: "authentication",
     challenge: options.challenge,
@@ -50,6 +72,7 @@ export async function startAuthentication(
     userVerification,
     userId,
     ...(decoy ? { decoy } : {}),
+    ...(input.profile ? { profile: input.profile } : {}),
   });
   return options;
 }

@@ -1,11 +1,13 @@
 import { type AuthenticationResponseJSON, verifyAuthenticationResponse } from "@simplewebauthn/server";
 import { isoUint8Array, toHash, verifySignature } from "@simplewebauthn/server/helpers";
 import { fromBase64URL } from "../crypto/encoding";
+import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError, CeremonyFailure, reasonOf } from "../errors";
 import { challengeFromClientData } from "./client-data";
-import { verifyAgainstDecoyKey } from "./decoy-credentials";
+import { isDecoyCredentialId, verifyAgainstDecoyKey } from "./decoy-credentials";
 import type { CeremonyPorts } from "./ports";
 import { assertIdMatchesRawId } from "./response-shape";
+import { unknownCredential } from "./webauthn-signals";
 
 export type AuthenticatedUser = {
   userId: string;
@@ -22,13 +24,24 @@ export type AuthenticatedUser = {
 export async function finishAuthentication(
   response: AuthenticationResponseJSON,
   ports: CeremonyPorts,
+  /** The binding that finishes the ceremony must be the one that started it. */
+  expected: { profile?: CeremonyProfile } = {},
 ): Promise<AuthenticatedUser> {
   const { config, events } = ports;
   assertIdMatchesRawId(response);
   const challenge = challengeFromClientData(response.response.clientDataJSON);
+  // The credential is looked up while the challenge is taken: the two reads are independent,
+  // and on the edge waiting for both at once saves a round trip. Its outcome (or failure)
+  // counts only once the challenge is known to be good.
+  const lookup = (async () => {
+    // During an index key rotation the id may still be stored under the previous index.
+    const indexes = await ports.credentialIds.blindIndexes(fromBase64URL(response.rawId));
+    return ports.credentials.findByAnyIdHash(indexes);
+  })();
+  lookup.catch(() => undefined);
   // Taken (and so spent) before anything else is checked: a failed attempt burns it too.
   const state = await ports.challenges.take(challenge);
-  if (state?.ceremony !== "authentication") {
+  if (state?.ceremony !== "authentication" || state.profile !== expected.profile) {
     events.record({ event: "authentication_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
     throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
   }
@@ -39,8 +52,7 @@ export async function finishAuthentication(
   };
 
   const rawId = fromBase64URL(response.rawId);
-  // During an index key rotation the id may still be stored under the previous index.
-  const found = await ports.credentials.findByAnyIdHash(await ports.credentialIds.blindIndexes(rawId));
+  const found = await lookup;
   if (!found) {
     // A decoy id (or any id we never issued) is refused after the same work a real one with
     // a bad signature gets, so the two cannot be told apart by timing either.
@@ -49,7 +61,19 @@ export async function finishAuthentication(
       { challenge: state.challenge, requireUserVerification: state.userVerification === "required" },
       config,
     );
-    return fail("unknown_credential");
+    if (await isDecoyCredentialId(rawId, ports.credentialIds)) return fail("unknown_credential");
+    // Neither a passkey of ours nor a decoy: removed, or never registered here. The answer
+    // echoes the id the client sent so it can tell its passkey provider to stop offering it
+    // (Signal API); it says nothing about any account.
+    events.record({
+      event: "authentication_attempt",
+      outcome: "failure",
+      reason: "unknown_credential",
+      userId: state.userId,
+    });
+    throw new CeremonyFailure("unknown_credential", "AUTHENTICATION_FAILED", undefined, {
+      signals: [unknownCredential(config.rpId, response.rawId)],
+    });
   }
   const { credential, user } = found;
   // A ceremony answered with decoys accepts nothing, not even a valid passkey of another account.
@@ -72,6 +96,10 @@ export async function finishAuthentication(
       expectedOrigin: config.origins,
       expectedRPID: config.rpId,
       requireUserVerification: state.userVerification === "required",
+      // FIDO conformance rule: UP and UV may both be clear unless UV was required.
+      ...(state.profile === "fido-conformance"
+        ? { advancedFIDOConfig: { userVerification: state.userVerification } }
+        : {}),
       credential: {
         id: response.rawId,
         publicKey: fromBase64URL(credential.publicKey),

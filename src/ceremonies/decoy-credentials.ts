@@ -58,12 +58,39 @@ export async function decoyCredentials(
   const decoys: CredentialDescriptor[] = [];
   for (let i = 0; i < count; i++) {
     const profile = pick(table, stream.u32());
-    const id = stream.bytes(profile.length);
+    const body = stream.bytes(profile.length - DECOY_TAG_BYTES);
+    const id = concat(body, await decoyTag(body, protection));
     const index = await protection.blindIndex(id);
     const opened = await protection.open(await protection.seal(id, index), index);
     decoys.push({ id: toBase64URL(opened), transports: [...profile.transports] });
   }
   return decoys;
+}
+
+/**
+ * Decoy ids end in a tag only the server can compute (a MAC of the rest under the index key),
+ * so a decoy can be told from an id the server never issued without knowing the username it
+ * was made for. An unknown credential is hinted to the client (the Signal API); a decoy must be
+ * refused like a real passkey with a bad signature, or it would tell unknown names from known.
+ */
+const DECOY_TAG_BYTES = 8;
+
+async function decoyTag(body: Bytes, protection: CredentialIdProtection): Promise<Bytes> {
+  return (await protection.derive("decoy-credential-tag", toBase64URL(body))).slice(0, DECOY_TAG_BYTES);
+}
+
+/** Whether this id is one of the decoys handed out for some name (under the current index key). */
+export async function isDecoyCredentialId(id: Bytes, protection: CredentialIdProtection): Promise<boolean> {
+  if (id.length <= DECOY_TAG_BYTES) return false;
+  const tag = await decoyTag(id.slice(0, -DECOY_TAG_BYTES), protection);
+  return crypto.subtle.timingSafeEqual(tag, id.slice(-DECOY_TAG_BYTES));
+}
+
+function concat(a: Bytes, b: Bytes): Bytes {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
 }
 
 // An ES256 public key nobody holds the private key for.

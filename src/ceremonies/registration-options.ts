@@ -6,6 +6,7 @@ import {
 } from "@simplewebauthn/server";
 import type { UserVerificationLevel } from "../config/config";
 import { fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
+import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError } from "../errors";
 import type { VerifiedSession } from "../sessions/session-tokens";
 import { describeCredentials } from "./credential-descriptors";
@@ -16,17 +17,35 @@ import { normalizeUsername } from "./username";
 /** COSE algorithms we accept, strongest and most common first: EdDSA, ES256, RS256. */
 export const supportedAlgorithmIds = [-8, -7, -257];
 
+/**
+ * What the FIDO conformance binding offers: every algorithm the FIDO conformance tools
+ * register with (ES256, EdDSA, ES384, ES512, PS256, PS384, PS512, RS256, RS384, RS512 and
+ * RS1, which is SHA-1 and so is never offered by the native API).
+ */
+export const conformanceAlgorithmIds = [-7, -8, -35, -36, -37, -38, -39, -257, -258, -259, -65535];
+
+export function algorithmsFor(profile: CeremonyProfile | undefined): number[] {
+  return profile === "fido-conformance" ? conformanceAlgorithmIds : supportedAlgorithmIds;
+}
+
 export type RegistrationOptionsInput = {
   username: string;
   displayName?: string;
   userVerification?: UserVerificationLevel;
-  attestation?: "none" | "direct" | "enterprise";
+  attestation?: "none" | "indirect" | "direct" | "enterprise";
   authenticatorSelection?: AuthenticatorSelectionCriteria;
   extensions?: AuthenticationExtensionsClientInputs;
   /** "conditional" asks for conditional create (an automatic passkey upgrade after a password sign-in). */
   mediation?: "conditional";
   /** The caller's verified session, when it sent one. */
   session: VerifiedSession | null;
+  /**
+   * "fido-conformance" (the FIDO binding, a test surface): `attestation`,
+   * `authenticatorSelection` and `extensions` go out exactly as requested with nothing added,
+   * the conformance algorithms are offered, and a passkey may be added to an existing account
+   * without its session, because the conformance tools re-use usernames and hold no sessions.
+   */
+  profile?: CeremonyProfile;
 };
 
 export async function startRegistration(
@@ -39,7 +58,8 @@ export async function startRegistration(
   const existing = await ports.users.findByUsername(username);
 
   // Anyone may claim a free name; only the account's own session may add a passkey to it.
-  if (existing && input.session?.userId !== existing.id) {
+  const conformance = input.profile === "fido-conformance";
+  if (existing && !conformance && input.session?.userId !== existing.id) {
     throw new AppError("USERNAME_TAKEN", "This username is already registered; sign in to add a passkey");
   }
   if (existing && !existing.isActive) {
@@ -54,6 +74,9 @@ export async function startRegistration(
 
   const userVerification = effectiveUserVerification(config.userVerification, input.userVerification);
   const userId = existing?.id ?? toBase64URL(randomBytes(16));
+  const excludeCredentials = await describeCredentials(current, ports.credentialIds);
+  // The conformance tools look at the first entry only: the newest passkey goes first.
+  if (conformance) excludeCredentials.reverse();
   const options = await generateRegistrationOptions({
     rpName: config.rpName,
     rpID: config.rpId,
@@ -61,8 +84,8 @@ export async function startRegistration(
     userID: fromBase64URL(userId),
     userDisplayName: displayName,
     timeout: config.challengeTtlSeconds * 1000,
-    attestationType: input.attestation ?? config.attestation,
-    excludeCredentials: await describeCredentials(current, ports.credentialIds),
+    attestationType: input.attestation === "indirect" ? "direct" : (input.attestation ?? config.attestation),
+    excludeCredentials,
     authenticatorSelection: {
       // Discoverable credentials make usernameless and autofill sign-in possible.
       residentKey: "required",
@@ -71,8 +94,9 @@ export async function startRegistration(
       userVerification,
     },
     extensions: input.extensions,
-    supportedAlgorithmIDs: supportedAlgorithmIds,
+    supportedAlgorithmIDs: algorithmsFor(input.profile),
   });
+  if (conformance) echoAsRequested(options, input);
 
   await ports.challenges.put({
     ceremony: "registration",
@@ -84,6 +108,20 @@ export async function startRegistration(
     displayName,
     existingUser: Boolean(existing),
     conditional: input.mediation === "conditional",
+    ...(input.profile ? { profile: input.profile } : {}),
   });
   return options;
+}
+
+/**
+ * The FIDO binding's echo rule: the conformance tools compare these fields with what they
+ * sent, so the library's additions (credProps, residentKey, the server's user verification)
+ * are taken back out.
+ */
+function echoAsRequested(options: PublicKeyCredentialCreationOptionsJSON, input: RegistrationOptionsInput): void {
+  options.attestation = input.attestation ?? "none";
+  if (input.authenticatorSelection) options.authenticatorSelection = structuredClone(input.authenticatorSelection);
+  else delete options.authenticatorSelection;
+  if (input.extensions) options.extensions = structuredClone(input.extensions);
+  else delete options.extensions;
 }

@@ -2,10 +2,13 @@ import { type RegistrationResponseJSON, verifyRegistrationResponse } from "@simp
 import { cose, decodeCredentialPublicKey } from "@simplewebauthn/server/helpers";
 import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 import type { NewCredentialRow } from "../db/schema";
+import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError, CeremonyFailure, reasonOf } from "../errors";
+import { defaultPasskeyName } from "../metadata/authenticator-names";
+import { attestationTrustRefusal } from "./attestation-trust";
 import { challengeFromClientData } from "./client-data";
 import type { CeremonyPorts } from "./ports";
-import { supportedAlgorithmIds } from "./registration-options";
+import { algorithmsFor } from "./registration-options";
 import { assertIdMatchesRawId } from "./response-shape";
 
 export type RegisteredCredential = {
@@ -28,18 +31,18 @@ export type RegisteredCredential = {
   tokenExpiresAt: string;
 };
 
-const DEFAULT_PASSKEY_NAME = "Passkey";
-
 export async function finishRegistration(
   response: RegistrationResponseJSON,
   ports: CeremonyPorts,
+  /** The binding that finishes the ceremony must be the one that started it. */
+  expected: { profile?: CeremonyProfile } = {},
 ): Promise<RegisteredCredential> {
   const { config, events } = ports;
   assertIdMatchesRawId(response);
   const challenge = challengeFromClientData(response.response.clientDataJSON);
   // Taken (and so spent) before anything else is checked: a failed attempt burns it too.
   const state = await ports.challenges.take(challenge);
-  if (state?.ceremony !== "registration") {
+  if (state?.ceremony !== "registration" || state.profile !== expected.profile) {
     events.record({ event: "registration_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
     throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
   }
@@ -57,13 +60,16 @@ export async function finishRegistration(
       expectedRPID: config.rpId,
       requireUserVerification: state.userVerification === "required",
       requireUserPresence: !state.conditional,
-      supportedAlgorithmIDs: supportedAlgorithmIds,
+      supportedAlgorithmIDs: algorithmsFor(state.profile),
     });
   } catch (error) {
     return fail(`verification_error:${reasonOf(error)}`);
   }
   if (!verification.verified) return fail("attestation_invalid");
   const info = verification.registrationInfo;
+  // ATTESTATION_TRUST and the AAGUID lists: only once the attestation itself is genuine.
+  const untrusted = await attestationTrustRefusal(info, ports);
+  if (untrusted) return fail(`attestation_untrusted:${untrusted}`);
 
   const rawId = info.credential.id;
   // The library does not compare the id the client reported with the one the authenticator
@@ -97,7 +103,8 @@ export async function finishRegistration(
     backupState: info.credentialBackedUp,
     userVerified: info.userVerified,
     attestationFormat: info.fmt,
-    name: DEFAULT_PASSKEY_NAME,
+    // Named after the authenticator model it claims to be (a display hint): the owner can rename it.
+    name: defaultPasskeyName(info.aaguid),
     createdAt: now,
     updatedAt: now,
   };

@@ -25,6 +25,18 @@ const origin = z.string().refine(
   },
 );
 
+const aaguid = z
+  .string()
+  .transform((value) => value.toLowerCase())
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+        "each AAGUID must look like 01234567-89ab-cdef-0123-456789abcdef",
+      ),
+  );
+
 export const userVerificationLevels = ["discouraged", "preferred", "required"] as const;
 export type UserVerificationLevel = (typeof userVerificationLevels)[number];
 
@@ -47,9 +59,23 @@ const configSchema = z.object({
   HSTS_MAX_AGE: z.coerce.number().int().min(0),
   SESSION_TTL_SECONDS: positiveInt(60, 86_400),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
+  // Off unless set: counts storage round trips per request for `npm run bench` (Server-Timing).
+  BENCH_INSTRUMENTATION: z.enum(["true", "false"]).default("false"),
+  // FIDO conformance binding (/attestation/*, /assertion/*): a test surface, off unless "true".
+  CONFORMANCE_API: z.enum(["true", "false"]).default("false"),
+  ATTESTATION_TRUST: z.enum(["none", "mds"]).default("none"),
+  // PEM or base64 DER; empty means the FIDO Alliance's production MDS root bundled with SimpleWebAuthn.
+  MDS_ROOT_CERT: z.string().default(""),
+  AAGUID_ALLOWLIST: commaList.pipe(z.array(aaguid)).default([]),
+  AAGUID_DENYLIST: commaList.pipe(z.array(aaguid)).default([]),
   CREDENTIAL_ENCRYPTION_KEY: secret("comma list of kid:base64url AES-256 keys, newest first"),
   CREDENTIAL_ID_HMAC_KEY: secret("base64url, at least 32 bytes; during a rotation: current,previous"),
   SESSION_SIGNING_KEY: secret("ES256 private key as JWK JSON"),
+  // Optional: without it the admin API (/api/v1/admin/*) refuses everyone (docs/api-management.md).
+  ADMIN_API_KEY: z
+    .string()
+    .default("")
+    .refine((value) => value === "" || value.length >= 32, "must be at least 32 characters, or unset"),
 });
 
 export type Config = {
@@ -72,10 +98,26 @@ export type Config = {
   hstsMaxAge: number;
   sessionTtlSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Count storage round trips per request and report them in Server-Timing (benchmarks only). */
+  benchInstrumentation: boolean;
+  /** FIDO conformance binding mounted (a test surface: never in production). */
+  conformanceApi: boolean;
+  attestationTrust: {
+    /** "none": any attestation is accepted; "mds": certificate chains must lead to FIDO metadata roots. */
+    policy: "none" | "mds";
+    /** Root the metadata BLOB must chain to (PEM); null means the FIDO Alliance production root. */
+    mdsRootCertificate: string | null;
+    /** When non-empty, only these attested AAGUIDs may register. */
+    aaguidAllowlist: string[];
+    /** AAGUIDs that may never register, attested or not. */
+    aaguidDenylist: string[];
+  };
   secrets: {
     credentialEncryptionKey: string;
     credentialIdHmacKey: string;
     sessionSigningKey: string;
+    /** Bearer key of the admin API; null turns the admin API off (every call is refused). */
+    adminApiKey: string | null;
   };
 };
 
@@ -105,6 +147,13 @@ export function parseConfig(env: Record<string, unknown>): Config {
     );
   }
   const v = result.data;
+  // Without metadata roots no AAGUID is ever proven, so an allow list would refuse everyone.
+  if (v.AAGUID_ALLOWLIST.length > 0 && v.ATTESTATION_TRUST !== "mds") {
+    throw new ConfigError(
+      ["AAGUID_ALLOWLIST"],
+      'Invalid configuration: AAGUID_ALLOWLIST: needs ATTESTATION_TRUST = "mds" (only attested AAGUIDs can be allowed)',
+    );
+  }
   return {
     rpId: v.RP_ID,
     rpName: v.RP_NAME,
@@ -123,10 +172,19 @@ export function parseConfig(env: Record<string, unknown>): Config {
     hstsMaxAge: v.HSTS_MAX_AGE,
     sessionTtlSeconds: v.SESSION_TTL_SECONDS,
     logLevel: v.LOG_LEVEL,
+    benchInstrumentation: v.BENCH_INSTRUMENTATION === "true",
+    conformanceApi: v.CONFORMANCE_API === "true",
+    attestationTrust: {
+      policy: v.ATTESTATION_TRUST,
+      mdsRootCertificate: v.MDS_ROOT_CERT.trim() === "" ? null : v.MDS_ROOT_CERT.trim(),
+      aaguidAllowlist: v.AAGUID_ALLOWLIST,
+      aaguidDenylist: v.AAGUID_DENYLIST,
+    },
     secrets: {
       credentialEncryptionKey: v.CREDENTIAL_ENCRYPTION_KEY,
       credentialIdHmacKey: v.CREDENTIAL_ID_HMAC_KEY,
       sessionSigningKey: v.SESSION_SIGNING_KEY,
+      adminApiKey: v.ADMIN_API_KEY === "" ? null : v.ADMIN_API_KEY,
     },
   };
 }

@@ -192,6 +192,52 @@ export class CredentialRepository {
   async flag(credentialRowId: string, flag: CredentialFlag, at: Date): Promise<void> {
     await this.db.update(credentials).set({ flag, flaggedAt: at }).where(eq(credentials.id, credentialRowId)).run();
   }
+
+  async findById(id: string): Promise<CredentialRow | undefined> {
+    return this.db.select().from(credentials).where(eq(credentials.id, id)).get();
+  }
+
+  /** The passkey with this row id only if it is this account's: another's is not found. */
+  async findOwned(userId: string, id: string): Promise<CredentialRow | undefined> {
+    return this.db
+      .select()
+      .from(credentials)
+      .where(and(eq(credentials.id, id), eq(credentials.userId, userId)))
+      .get();
+  }
+
+  async rename(userId: string, id: string, name: string, at: Date): Promise<CredentialRow | undefined> {
+    return this.db
+      .update(credentials)
+      .set({ name, updatedAt: at })
+      .where(and(eq(credentials.id, id), eq(credentials.userId, userId)))
+      .returning()
+      .get();
+  }
+
+  /**
+   * Removes one of an account's passkeys. Unless `allowLast`, only while another active passkey
+   * remains: checked in the same statement, so two concurrent removals cannot take the last two.
+   */
+  async removeOwned(userId: string, id: string, { allowLast }: { allowLast: boolean }) {
+    const anotherActive = sql`EXISTS (SELECT 1 FROM credentials AS other
+      WHERE other.user_id = ${userId} AND other.id != ${id} AND other.is_active = 1)`;
+    const owned = and(eq(credentials.id, id), eq(credentials.userId, userId));
+    return this.db
+      .delete(credentials)
+      .where(allowLast ? owned : and(owned, anotherActive))
+      .returning()
+      .get();
+  }
+
+  async remove(id: string): Promise<CredentialRow | undefined> {
+    return this.db.delete(credentials).where(eq(credentials.id, id)).returning().get();
+  }
+
+  /** A disabled passkey is refused at sign-in (and left out of allowCredentials) until enabled. */
+  async setActive(id: string, isActive: boolean, at: Date): Promise<CredentialRow | undefined> {
+    return this.db.update(credentials).set({ isActive, updatedAt: at }).where(eq(credentials.id, id)).returning().get();
+  }
 }
 
 /** `keyId:` is the ciphertext's prefix; compared as a substring so `_` and `-` in ids stay literal. */

@@ -51,3 +51,32 @@ export const credentials = sqliteTable(
 export type UserRow = typeof users.$inferSelect;
 export type CredentialRow = typeof credentials.$inferSelect;
 export type NewCredentialRow = typeof credentials.$inferInsert;
+
+/**
+ * FIDO Metadata Service (MDS3) BLOBs an operator loaded, newest `no` first. Only the BLOB's
+ * header facts are kept: its entries are in metadata_entries, replaced as a whole with it.
+ */
+export const metadataBlobs = sqliteTable("metadata_blobs", {
+  /** The BLOB's serial number; a BLOB is loaded only if its number is higher than the last one. */
+  no: integer("no").primaryKey(),
+  /** When the publisher promises the next BLOB (YYYY-MM-DD). */
+  nextUpdate: text("next_update").notNull(),
+  entryCount: integer("entry_count").notNull(),
+  loadedAt: integer("loaded_at", { mode: "timestamp_ms" }).notNull().default(now),
+});
+
+/** The entries of the loaded BLOB, one row per AAGUID or per U2F attestation key identifier. */
+export const metadataEntries = sqliteTable("metadata_entries", {
+  /** `aaguid:<uuid>` (FIDO2) or `akid:<hex SHA-1 of the attestation public key>` (U2F). */
+  key: text("key").primaryKey(),
+  blobNo: integer("blob_no").notNull(),
+  /** The metadata statement (JSON), without its icon. */
+  statement: text("statement", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  /** The entry's status reports (JSON array), newest as published. */
+  statusReports: text("status_reports", { mode: "json" })
+    .$type<{ status: string; effectiveDate?: string }[]>()
+    .notNull(),
+});
+
+export type MetadataBlobRow = typeof metadataBlobs.$inferSelect;
+export type MetadataEntryRow = typeof metadataEntries.$inferSelect;

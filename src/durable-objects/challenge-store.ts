@@ -1,6 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import type { UserVerificationLevel } from "../config/config";
 
+/**
+ * "fido-conformance": the ceremony was started through the FIDO conformance binding
+ * (docs/conformance.md), whose rules differ from the native API's: more algorithms, and
+ * assertions without user presence accepted unless user verification was required.
+ */
+export type CeremonyProfile = "fido-conformance";
+
 /** What a ceremony remembers between its options call and its verify call. */
 export type ChallengeState =
   | {
@@ -15,6 +22,8 @@ export type ChallengeState =
       existingUser: boolean;
       /** Conditional create: the browser may create the passkey without a user gesture. */
       conditional: boolean;
+      /** Started by the FIDO conformance binding: its rules apply at verification. */
+      profile?: CeremonyProfile;
     }
   | {
       ceremony: "authentication";
@@ -28,6 +37,8 @@ export type ChallengeState =
        * no credential at all may pass (else a name's existence shows in the outcome).
        */
       decoy?: boolean;
+      /** Started by the FIDO conformance binding: its rules apply at verification. */
+      profile?: CeremonyProfile;
     };
 
 const KEY = "state";

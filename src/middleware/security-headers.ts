@@ -3,21 +3,39 @@ import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "../http/app-env";
 
 type Handler = ReturnType<typeof secureHeaders>;
-const byMaxAge = new Map<number, Handler>();
+type SecureHeadersOptions = NonNullable<Parameters<typeof secureHeaders>[0]>;
 
-/** Hono's secure headers, with HSTS from HSTS_MAX_AGE and a CSP that allows nothing (JSON only). */
-export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
-  const maxAge = c.get("config").hstsMaxAge;
+// Every response is JSON (or empty): a CSP that allows nothing, no framing, no referrer.
+const base = {
+  xFrameOptions: "DENY",
+  referrerPolicy: "no-referrer",
+  crossOriginResourcePolicy: "same-site",
+  contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+} satisfies SecureHeadersOptions;
+
+const byMaxAge = new Map<number, Handler>();
+// Without a valid configuration the operator's HSTS_MAX_AGE is unknown: better no HSTS on
+// that error response than pinning a domain for a year against their wishes.
+const withoutHsts = secureHeaders({ ...base, strictTransportSecurity: false });
+
+function handlerFor(maxAge: number | undefined): Handler {
+  if (maxAge === undefined) return withoutHsts;
   let handler = byMaxAge.get(maxAge);
   if (!handler) {
-    handler = secureHeaders({
-      strictTransportSecurity: `max-age=${maxAge}; includeSubDomains`,
-      xFrameOptions: "DENY",
-      referrerPolicy: "no-referrer",
-      crossOriginResourcePolicy: "same-site",
-      contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-    });
+    handler = secureHeaders({ ...base, strictTransportSecurity: `max-age=${maxAge}; includeSubDomains` });
     byMaxAge.set(maxAge, handler);
   }
-  return handler(c, next);
+  return handler;
+}
+
+/**
+ * Hono's secure headers on every response, errors and CORS preflights included. Mounted
+ * before the configuration middleware, so it applies the headers once the response exists:
+ * a CONFIGURATION_ERROR answer gets them too.
+ */
+export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
+  await next();
+  // c.get("config") is unset only when the configuration itself failed to parse.
+  const maxAge = (c.get("config") as AppEnv["Variables"]["config"] | undefined)?.hstsMaxAge;
+  await handlerFor(maxAge)(c, async () => {});
 });

@@ -8,6 +8,18 @@ export type SecurityEventType =
   | "backup_flag_regression"
   | "credential_added"
   | "credential_removed"
+  // Self-service (docs/api-management.md): the owner renamed a passkey or deleted the account.
+  | "credential_renamed"
+  | "account_deleted"
+  // Admin API (docs/api-management.md): every operator action, reads included.
+  | "admin_users_listed"
+  | "admin_user_viewed"
+  | "admin_user_disabled"
+  | "admin_user_enabled"
+  | "admin_user_deleted"
+  | "admin_credential_disabled"
+  | "admin_credential_enabled"
+  | "admin_credential_removed"
   | "rate_limited"
   | "rate_limiter_fault";
 

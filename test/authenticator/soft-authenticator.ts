@@ -9,11 +9,24 @@ import { COSE_ALG, cbor, concat, encodeCOSEPublicKey, generateKeyPair, type KeyA
 
 export type { KeyAlgorithm } from "./cose";
 
+export interface AttestationCertificate {
+  x5c: Uint8Array[];
+  privateKey: CryptoKey;
+  /** The leaf key's algorithm, which signs the attestation statement. */
+  algorithm: KeyAlgorithm;
+}
+
 export interface AuthenticatorOptions {
   /** Default "ES256". */
   algorithm?: KeyAlgorithm;
-  /** Default "none"; "packed" is self attestation (no x5c, signed by the credential key). */
-  attestation?: "none" | "packed";
+  /**
+   * Default "none". "packed" is self attestation (no x5c, signed by the credential key) unless
+   * `attestationCertificate` is given, then full attestation (x5c, signed by its key).
+   * "fido-u2f" needs an ES256 credential and `attestationCertificate`.
+   */
+  attestation?: "none" | "packed" | "fido-u2f";
+  /** The batch certificate chain (DER, leaf first) and the leaf's private key, for full attestation. */
+  attestationCertificate?: AttestationCertificate;
   /** 16 bytes, default all zero. */
   aaguid?: Uint8Array;
   backupEligible?: boolean;
@@ -43,11 +56,13 @@ export interface ClientOverrides {
   userHandle?: string | null;
   /** Reported as id/rawId instead of the real credential id. */
   credentialId?: Uint8Array;
+  /** Authenticator extension outputs: CBOR-encoded after the other data, with the ED flag set. */
+  extensions?: Map<string, unknown>;
 }
 
 type Client = ClientOverrides & { origin: string };
 
-const FLAG = { UP: 0x01, UV: 0x04, BE: 0x08, BS: 0x10, AT: 0x40 };
+const FLAG = { UP: 0x01, UV: 0x04, BE: 0x08, BS: 0x10, AT: 0x40, ED: 0x80 };
 
 // What a browser assumes when the RP sends an empty pubKeyCredParams list.
 const DEFAULT_ALGS = [COSE_ALG.ES256, COSE_ALG.RS256];
@@ -97,7 +112,7 @@ export class SoftAuthenticator {
     );
 
     const attestation = this.options.attestation ?? "none";
-    const attStmt = attestation === "packed" ? { alg, sig: await this.sign(authData, clientDataJSON, client) } : {};
+    const attStmt = await this.attestationStatement(attestation, authData, clientDataJSON, client, options.rp.id);
     const attestationObject = cbor({ fmt: attestation, attStmt, authData });
 
     return {
@@ -144,6 +159,40 @@ export class SoftAuthenticator {
     };
   }
 
+  private async attestationStatement(
+    format: NonNullable<AuthenticatorOptions["attestation"]>,
+    authData: Uint8Array<ArrayBuffer>,
+    clientDataJSON: Uint8Array<ArrayBuffer>,
+    client: Client,
+    rpId: string | undefined,
+  ): Promise<Record<string, unknown>> {
+    if (format === "none") return {};
+    const certificate = this.options.attestationCertificate;
+    const clientDataHash = await sha256(clientDataJSON);
+    if (format === "packed") {
+      if (!certificate)
+        return { alg: COSE_ALG[this.algorithm], sig: await this.sign(authData, clientDataJSON, client) };
+      const sig = await sign(certificate.algorithm, certificate.privateKey, concat(authData, clientDataHash));
+      return { alg: COSE_ALG[certificate.algorithm], sig: corrupted(sig, client), x5c: certificate.x5c };
+    }
+    // fido-u2f (FIDO U2F raw message formats): the batch key signs
+    // 0x00 | rpIdHash | clientDataHash | credentialId | uncompressed P-256 public key.
+    if (!certificate || this.algorithm !== "ES256")
+      throw new Error("fido-u2f needs an ES256 credential and a batch certificate");
+    const jwk = await crypto.subtle.exportKey("jwk", this.keys.publicKey);
+    if (jwk instanceof ArrayBuffer || !jwk.x || !jwk.y) throw new Error("expected an EC JWK");
+    const publicKeyU2F = concat(new Uint8Array([0x04]), isoBase64URL.toBuffer(jwk.x), isoBase64URL.toBuffer(jwk.y));
+    const signed = concat(
+      new Uint8Array([0x00]),
+      await sha256(utf8(rpIdFor(client, rpId))),
+      clientDataHash,
+      this.credentialId,
+      publicKeyU2F,
+    );
+    const sig = await sign(certificate.algorithm, certificate.privateKey, signed);
+    return { sig: corrupted(sig, client), x5c: certificate.x5c };
+  }
+
   private reportedCounter(client: Client, isAssertion: boolean): number {
     if (client.signCount !== undefined) {
       this.signCount = client.signCount;
@@ -166,11 +215,17 @@ export class SoftAuthenticator {
       on(FLAG.UV, client.userVerified ?? true) |
       on(FLAG.BE, client.backupEligible ?? this.options.backupEligible) |
       on(FLAG.BS, client.backupState ?? this.options.backupState) |
-      on(FLAG.AT, attestedCredentialData !== undefined);
+      on(FLAG.AT, attestedCredentialData !== undefined) |
+      on(FLAG.ED, client.extensions !== undefined);
     const header = new Uint8Array(5);
     header[0] = flags;
     new DataView(header.buffer).setUint32(1, counter);
-    return concat(await sha256(utf8(rpId)), header, attestedCredentialData ?? new Uint8Array());
+    return concat(
+      await sha256(utf8(rpId)),
+      header,
+      attestedCredentialData ?? new Uint8Array(),
+      client.extensions ? cbor(client.extensions) : new Uint8Array(),
+    );
   }
 
   private async sign(
@@ -179,13 +234,7 @@ export class SoftAuthenticator {
     client: Client,
   ): Promise<Uint8Array<ArrayBuffer>> {
     const signature = await sign(this.algorithm, this.keys.privateKey, concat(authData, await sha256(clientDataJSON)));
-    // The last byte is signature value in every format (inside s for DER), so
-    // flipping it keeps the encoding well-formed and only breaks verification.
-    if (client.corruptSignature) {
-      const last = signature.length - 1;
-      signature[last] = (signature[last] ?? 0) ^ 0x01;
-    }
-    return signature;
+    return corrupted(signature, client);
   }
 
   private credentialIds(client: Client): { id: string; rawId: string } {
@@ -194,6 +243,18 @@ export class SoftAuthenticator {
       : this.credentialIdBase64URL;
     return { id, rawId: id };
   }
+}
+
+/**
+ * With `corruptSignature`, flips the last byte: it is signature value in every format (inside
+ * s for DER), so the encoding stays well-formed and only verification breaks.
+ */
+function corrupted(signature: Uint8Array<ArrayBuffer>, client: Client): Uint8Array<ArrayBuffer> {
+  if (client.corruptSignature) {
+    const last = signature.length - 1;
+    signature[last] = (signature[last] ?? 0) ^ 0x01;
+  }
+  return signature;
 }
 
 function clientData(defaultType: string, challenge: string, client: Client): Uint8Array<ArrayBuffer> {

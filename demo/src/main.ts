@@ -1,0 +1,209 @@
+// The demo page: wires the passkey calls in passkeys.ts to the two views of index.html.
+import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill } from "@simplewebauthn/browser";
+import { ApiError } from "./api";
+import { type Action, describeError, isAborted } from "./messages";
+import {
+  addPasskey,
+  deleteAccount,
+  listPasskeys,
+  type Passkey,
+  removePasskey,
+  renamePasskey,
+  type Session,
+  signIn,
+  signInWithAutofill,
+  signUp,
+  syncPasskeysWithBrowser,
+} from "./passkeys";
+
+const element = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const notice = element("notice");
+const signedOutView = element("signed-out");
+const signedInView = element("signed-in");
+const usernameInput = element<HTMLInputElement>("username");
+const passkeyList = element<HTMLUListElement>("passkeys");
+const passkeyRow = element<HTMLTemplateElement>("passkey-row");
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+// Kept in memory only, so a reload signs out (autofill signs back in with one tap). A real
+// app sends session.token to its backend, which verifies it with /.well-known/jwks.json.
+let session: Session | null = null;
+
+function showNotice(text: string, kind: "error" | "success" = "error") {
+  notice.textContent = text;
+  notice.dataset.kind = kind;
+  notice.hidden = false;
+}
+
+/** One user action: buttons are disabled meanwhile and a failure becomes a notice. */
+async function run(action: Action, task: () => Promise<void>, username?: string) {
+  notice.hidden = true;
+  for (const button of document.querySelectorAll("button")) button.disabled = true;
+  try {
+    await task();
+  } catch (error) {
+    if (isAborted(error)) return;
+    showNotice(describeError(error, action, username));
+    if (error instanceof ApiError && error.code === "UNAUTHORIZED") showSignedOut();
+  } finally {
+    for (const button of document.querySelectorAll("button")) button.disabled = false;
+  }
+}
+
+/** Sign-up and sign-in buttons; while signed out, autofill keeps offering passkeys. */
+async function signedOutAction(action: Action, ceremony: () => Promise<Session>, username?: string) {
+  await run(action, async () => showSignedIn(await ceremony()), username);
+  if (!session) void offerPasskeysInAutofill();
+}
+
+async function offerPasskeysInAutofill() {
+  if (!(await browserSupportsWebAuthnAutofill())) return;
+  try {
+    const signedIn = await signInWithAutofill();
+    await run("sign-in", () => showSignedIn(signedIn));
+  } catch (error) {
+    if (isAborted(error)) return;
+    showNotice(describeError(error, "sign-in"));
+    // A stale or removed passkey was picked: offer them again (but do not hammer a rate limit).
+    if (error instanceof ApiError && error.status !== 429) void offerPasskeysInAutofill();
+  }
+}
+
+async function showSignedIn(signedIn: Session) {
+  session = signedIn;
+  usernameInput.value = "";
+  element("account-name").textContent = signedIn.username;
+  signedOutView.hidden = true;
+  signedInView.hidden = false;
+  // Best effort, in the background: lets the browser drop passkeys removed elsewhere.
+  void syncPasskeysWithBrowser(signedIn).catch(() => undefined);
+  await showPasskeys();
+}
+
+function showSignedOut() {
+  session = null;
+  passkeyList.replaceChildren();
+  signedInView.hidden = true;
+  signedOutView.hidden = false;
+  void offerPasskeysInAutofill();
+}
+
+async function showPasskeys() {
+  if (!session) return;
+  const passkeys = await listPasskeys(session);
+  passkeyList.replaceChildren(...passkeys.map(passkeyItem));
+}
+
+function passkeyItem(passkey: Passkey): HTMLLIElement {
+  const item = passkeyRow.content.firstElementChild?.cloneNode(true) as HTMLLIElement;
+  const part = <T extends HTMLElement = HTMLElement>(selector: string) => item.querySelector(selector) as T;
+  const nameLine = part(".passkey-name");
+  const renameForm = part<HTMLFormElement>(".rename");
+  const actions = part(".passkey-actions");
+  const nameInput = renameForm.elements.namedItem("name") as HTMLInputElement;
+
+  item.dataset.passkeyId = passkey.id;
+  nameLine.append(passkey.name);
+  if (passkey.id === session?.passkeyId) nameLine.append(badge("Current session"));
+  if (!passkey.isActive) nameLine.append(badge("Disabled"));
+  if (passkey.flag) nameLine.append(badge("Flagged: check this authenticator"));
+  const backup = passkey.backedUp ? "synced" : passkey.backupEligible ? "not backed up yet" : "this device only";
+  part(".authenticator").textContent = `${passkey.authenticator.name ?? "Unknown authenticator"} · ${backup}`;
+  const lastUsed = passkey.lastUsedAt ? `last used ${dateFormat.format(new Date(passkey.lastUsedAt))}` : "never used";
+  part(".dates").textContent = `Created ${dateFormat.format(new Date(passkey.createdAt))} · ${lastUsed}`;
+
+  part(".rename-button").addEventListener("click", () => {
+    renameForm.hidden = false;
+    nameLine.hidden = true;
+    actions.hidden = true;
+    nameInput.value = passkey.name;
+    nameInput.select();
+  });
+  part(".cancel").addEventListener("click", () => {
+    renameForm.hidden = true;
+    nameLine.hidden = false;
+    actions.hidden = false;
+  });
+  renameForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void run("manage", async () => {
+      if (!session) return;
+      await renamePasskey(session, passkey, nameInput.value.trim());
+      await showPasskeys();
+      showNotice("Passkey renamed.", "success");
+    });
+  });
+  part(".remove-button").addEventListener("click", () => {
+    if (!confirm(`Remove “${passkey.name}”? You will no longer be able to sign in with it.`)) return;
+    void run("manage", async () => {
+      if (!session) return;
+      await removePasskey(session, passkey);
+      await showPasskeys();
+      showNotice("Passkey removed.", "success");
+    });
+  });
+  return item;
+}
+
+function badge(text: string): HTMLSpanElement {
+  const span = document.createElement("span");
+  span.className = "badge";
+  span.textContent = text;
+  return span;
+}
+
+element("sign-in-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const username = usernameInput.value.trim();
+  if (!username) return showNotice("Enter your username, or sign in without one below.");
+  void signedOutAction("sign-in", () => signIn(username), username);
+});
+
+element("sign-up").addEventListener("click", () => {
+  const username = usernameInput.value.trim();
+  if (!username) return showNotice("Choose a username for your new account.");
+  void signedOutAction(
+    "sign-up",
+    async () => {
+      const created = await signUp(username);
+      showNotice("Account created. Your passkey is saved on this device.", "success");
+      return created;
+    },
+    username,
+  );
+});
+
+element("sign-in-usernameless").addEventListener("click", () => {
+  void signedOutAction("sign-in", () => signIn());
+});
+
+element("sign-out").addEventListener("click", () => {
+  showSignedOut();
+  showNotice("You are signed out.", "success");
+});
+
+element("add-passkey").addEventListener("click", () => {
+  void run("add-passkey", async () => {
+    if (!session) return;
+    await addPasskey(session);
+    await showPasskeys();
+    showNotice("Passkey added.", "success");
+  });
+});
+
+element("delete-account").addEventListener("click", () => {
+  if (!confirm("Delete your account and all its passkeys? This cannot be undone.")) return;
+  void run("manage", async () => {
+    if (!session) return;
+    await deleteAccount(session);
+    showSignedOut();
+    showNotice("Your account and its passkeys were deleted.", "success");
+  });
+});
+
+if (browserSupportsWebAuthn()) {
+  showSignedOut();
+} else {
+  signedOutView.hidden = false;
+  showNotice("This browser does not support passkeys.");
+}

@@ -1,0 +1,129 @@
+// Everything a web app needs to do with passkeys, against the passkey server's API:
+// ask for options, hand them to the browser (@simplewebauthn/browser), send the result back.
+import {
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  startAuthentication,
+  startRegistration,
+} from "@simplewebauthn/browser";
+import { ApiError, api } from "./api";
+
+/** What a successful sign-up or sign-in returns. `token` is a short-lived ES256 JWT for your backend. */
+export type Session = {
+  userId: string;
+  username: string;
+  passkeyId: string;
+  token: string;
+  tokenExpiresAt: string;
+};
+
+/** One passkey as GET /api/v1/credentials lists it (docs/api-management.md has every field). */
+export type Passkey = {
+  id: string;
+  credentialId: string;
+  name: string;
+  authenticator: { name: string | null };
+  createdAt: string;
+  lastUsedAt: string | null;
+  backupEligible: boolean;
+  backedUp: boolean;
+  isActive: boolean;
+  flag: string | null;
+};
+
+/** Sign up: the server creates the account only once its first passkey verifies. */
+export async function signUp(username: string): Promise<Session> {
+  const optionsJSON = await api<PublicKeyCredentialCreationOptionsJSON>("POST", "/registration/challenge", {
+    body: { username },
+  });
+  const credential = await startRegistration({ optionsJSON });
+  return api<Session>("POST", "/registration/verify", { body: { credential } });
+}
+
+/** Sign in with a username, or without one (the browser offers every passkey it has for this site). */
+export async function signIn(username?: string): Promise<Session> {
+  const optionsJSON = await api<PublicKeyCredentialRequestOptionsJSON>("POST", "/authentication/challenge", {
+    body: username ? { username } : {},
+  });
+  return verifySignIn(await startAuthentication({ optionsJSON }));
+}
+
+/**
+ * Conditional UI: the browser lists passkeys among the autofill suggestions of the
+ * `autocomplete="username webauthn"` field. Resolves once the user picks one; any other
+ * ceremony started meanwhile aborts this one (it then rejects with an AbortError).
+ */
+export async function signInWithAutofill(): Promise<Session> {
+  const optionsJSON = await api<PublicKeyCredentialRequestOptionsJSON>("POST", "/authentication/challenge", {
+    body: {},
+  });
+  return verifySignIn(await startAuthentication({ optionsJSON, useBrowserAutofill: true }));
+}
+
+async function verifySignIn(credential: AuthenticationResponseJSON): Promise<Session> {
+  try {
+    return await api<Session>("POST", "/authentication/verify", { body: { credential } });
+  } catch (error) {
+    // A passkey the server does not know (e.g. removed on another device): the browser may forget it.
+    if (error instanceof ApiError) await applySignals((error.details as { signals?: Signal[] } | undefined)?.signals);
+    throw error;
+  }
+}
+
+/** Another passkey for the signed-in account: the same ceremony as sign-up, with the session token. */
+export async function addPasskey(session: Session): Promise<void> {
+  const optionsJSON = await api<PublicKeyCredentialCreationOptionsJSON>("POST", "/registration/challenge", {
+    body: { username: session.username },
+    token: session.token,
+  });
+  const credential = await startRegistration({ optionsJSON });
+  await api("POST", "/registration/verify", { body: { credential } });
+}
+
+export async function listPasskeys(session: Session): Promise<Passkey[]> {
+  const { credentials } = await api<{ credentials: Passkey[] }>("GET", "/credentials", { token: session.token });
+  return credentials;
+}
+
+export async function renamePasskey(session: Session, passkey: Passkey, name: string): Promise<void> {
+  await api("PATCH", `/credentials/${encodeURIComponent(passkey.id)}`, { body: { name }, token: session.token });
+}
+
+/** The server refuses to remove the account's last passkey (409 LAST_PASSKEY): it could never sign in again. */
+export async function removePasskey(session: Session, passkey: Passkey): Promise<void> {
+  const { signals } = await api<{ signals: Signal[] }>("DELETE", `/credentials/${encodeURIComponent(passkey.id)}`, {
+    token: session.token,
+  });
+  await applySignals(signals);
+}
+
+export async function deleteAccount(session: Session): Promise<void> {
+  const { signals } = await api<{ signals: Signal[] }>("DELETE", "/me", { token: session.token });
+  await applySignals(signals);
+}
+
+/** After signing in: tell the browser which of the account's passkeys still work, and its current name. */
+export async function syncPasskeysWithBrowser(session: Session): Promise<void> {
+  const { signals } = await api<{ signals: Signal[] }>("GET", "/me", { token: session.token });
+  await applySignals(signals);
+}
+
+/**
+ * The WebAuthn Signal API: the server says which `PublicKeyCredential.signal…()` calls keep the
+ * browser's passkey provider in step (forget removed passkeys, show current names).
+ */
+type Signal = {
+  method: "signalUnknownCredential" | "signalAllAcceptedCredentials" | "signalCurrentUserDetails";
+  options: object;
+};
+
+/** Best effort: browsers without the Signal API, and providers that ignore it, change nothing. */
+async function applySignals(signals: Signal[] = []): Promise<void> {
+  const browser = PublicKeyCredential as unknown as Partial<
+    Record<Signal["method"], (options: object) => Promise<void>>
+  >;
+  for (const { method, options } of signals) {
+    await browser[method]?.call(PublicKeyCredential, options).catch(() => undefined);
+  }
+}

@@ -1,0 +1,168 @@
+// One browser tab on the demo with a CDP WebAuthn virtual authenticator attached: the
+// platform authenticator of a laptop (CTAP2, internal transport, resident keys, user
+// verification), answering prompts on its own. Tests drive the page as a user would.
+import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
+import { onTestFinished } from "vitest";
+import { screenshotDir } from "./chromium.mjs";
+
+export type DemoOptions = {
+  /**
+   * false: the page sees a browser without conditional mediation (autofill), so it never
+   * starts an autofill request. Chromium's virtual authenticator answers such a request by
+   * itself at once, which would sign a signed-out page straight back in.
+   */
+  autofill?: boolean;
+};
+
+type ApiEnvelope<T> = { status: "ok" | "error"; data: T; error?: { code: string; message: string } };
+
+export class Demo {
+  /** Console errors (CSP and Trusted Types violations are reported there) and uncaught page errors. */
+  readonly problems: string[] = [];
+
+  private constructor(
+    readonly origin: string,
+    readonly context: BrowserContext,
+    readonly page: Page,
+    readonly cdp: CDPSession,
+    /** The platform (internal) authenticator. */
+    readonly authenticatorId: string,
+  ) {}
+
+  static async open(browser: Browser, origin: string, { autofill = false }: DemoOptions = {}): Promise<Demo> {
+    const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
+    onTestFinished(() => context.close());
+    // Everything here answers within a second or two; fail fast rather than at the test timeout.
+    context.setDefaultTimeout(10_000);
+    if (!autofill) {
+      await context.addInitScript(() => {
+        PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+      });
+    }
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    const demo = new Demo(origin, context, page, cdp, authenticatorId);
+    page.on("console", (message) => {
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+        demo.problems.push(message.text());
+      }
+    });
+    page.on("pageerror", (error) => demo.problems.push(`uncaught: ${error.message}`));
+    page.on("dialog", (dialog) => void dialog.accept());
+    await page.goto(origin);
+    await page.locator("#signed-out").waitFor();
+    return demo;
+  }
+
+  /** A roaming security key (CTAP2 over USB) plugged in next to the platform authenticator. */
+  async plugInSecurityKey(): Promise<string> {
+    const { authenticatorId } = await this.cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "usb",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    return authenticatorId;
+  }
+
+  async credentialsOn(authenticatorId = this.authenticatorId) {
+    return (await this.cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+  }
+
+  async signUp(username: string) {
+    await this.page.fill("#username", username);
+    const account = await this.responseTo("/api/v1/registration/verify", () => this.page.click("#sign-up"));
+    await this.signedIn();
+    return account;
+  }
+
+  async signOut() {
+    await this.page.click("#sign-out");
+    await this.page.locator("#signed-out").waitFor();
+  }
+
+  async signInWithUsername(username: string) {
+    await this.page.fill("#username", username);
+    const session = await this.responseTo("/api/v1/authentication/verify", () => this.page.click("#sign-in"));
+    await this.signedIn();
+    return session;
+  }
+
+  /** Waits for the signed-in view with its passkey list loaded and the buttons usable again. */
+  async signedIn() {
+    await this.page.locator("#signed-in").waitFor();
+    await this.passkeyNames();
+    await this.page.locator("#sign-out:enabled").waitFor();
+  }
+
+  /** Waits until the notice says something matching `text`, and returns all it says. */
+  async noticeMatching(text: RegExp): Promise<string> {
+    const notice = this.page.locator("#notice", { hasText: text });
+    await notice.waitFor();
+    return (await notice.textContent()) ?? "";
+  }
+
+  /** The names in the passkey list, once it shows at least one. */
+  async passkeyNames(): Promise<string[]> {
+    await this.page.locator("#passkeys .passkey").first().waitFor();
+    return this.page
+      .locator("#passkeys .passkey-name")
+      .evaluateAll((names) => names.map((name) => name.firstChild?.textContent ?? ""));
+  }
+
+  row(name: string) {
+    return this.page.locator("#passkeys .passkey").filter({
+      has: this.page.locator(".passkey-name", { hasText: name }),
+    });
+  }
+
+  /** Runs `action` and returns the `data` of the API response to `path` it caused (2xx only). */
+  async responseTo<T = Record<string, unknown>>(path: string, action: () => Promise<unknown>): Promise<T> {
+    const [response] = await Promise.all([
+      this.page.waitForResponse((candidate) => new URL(candidate.url()).pathname === path),
+      action(),
+    ]);
+    const body = (await response.json()) as ApiEnvelope<T>;
+    if (!response.ok()) throw new Error(`${path}: ${response.status()} ${JSON.stringify(body.error)}`);
+    return body.data;
+  }
+
+  /** Calls the API directly (outside the page), as an app backend or curl would. */
+  async api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token?: string) {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (token) headers.authorization = `Bearer ${token}`;
+    const response = await fetch(`${this.origin}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as ApiEnvelope<T> };
+  }
+
+  async screenshot(name: string) {
+    await this.page.screenshot({ path: `${screenshotDir}/${name}.png`, fullPage: true });
+  }
+}
+
+let counter = 0;
+/** A username no other test (or earlier run against the same server) has used. */
+export function uniqueUsername(prefix = "user"): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}`;
+}

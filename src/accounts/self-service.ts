@@ -1,0 +1,147 @@
+import type { CeremonyPorts } from "../ceremonies/ports";
+import {
+  allAcceptedCredentials,
+  currentUserDetails,
+  unknownCredential,
+  type WebAuthnSignal,
+} from "../ceremonies/webauthn-signals";
+import { toBase64URL } from "../crypto/encoding";
+import type { CredentialRow, UserRow } from "../db/schema";
+import { AppError } from "../errors";
+import type { VerifiedSession } from "../sessions/session-tokens";
+import {
+  type AccountSummary,
+  accountSummary,
+  type PasskeySummary,
+  passkeySummaries,
+  passkeySummary,
+} from "./passkey-summary";
+
+/**
+ * What a signed-in user may do with their own account and passkeys. The account comes from a
+ * verified session of an active account; every lookup is scoped to it, so another account's
+ * passkey id is "not found" (404), never "forbidden": ids cannot be probed.
+ */
+export type SignedInAccount = { user: UserRow; session: VerifiedSession };
+
+export type AccountView = {
+  user: AccountSummary;
+  /** The session the request was made with: which passkey signed in, and until when. */
+  session: { passkeyId: string; userVerified: boolean; expiresAt: string };
+  passkeyCount: number;
+  /** Keep the browser's passkey provider in step: call these after sign-in (docs/api-management.md). */
+  signals: WebAuthnSignal[];
+};
+
+export type PasskeyRemoval = { removed: PasskeySummary; signals: WebAuthnSignal[] };
+
+export type AccountDeletion = { userId: string; deletedPasskeys: number; signals: WebAuthnSignal[] };
+
+const notFound = () => new AppError("CREDENTIAL_NOT_FOUND", "No such passkey on this account");
+
+export async function listPasskeys(account: SignedInAccount, ports: CeremonyPorts): Promise<PasskeySummary[]> {
+  return passkeySummaries(await ports.credentials.listForUser(account.user.id), ports.credentialIds);
+}
+
+export async function renamePasskey(
+  account: SignedInAccount,
+  id: string,
+  name: string,
+  ports: CeremonyPorts,
+): Promise<PasskeySummary> {
+  const row = await ports.credentials.rename(account.user.id, id, name, ports.now());
+  if (!row) throw notFound();
+  ports.events.record({
+    event: "credential_renamed",
+    outcome: "success",
+    userId: account.user.id,
+    credentialRowId: id,
+  });
+  return passkeySummary(row, ports.credentialIds);
+}
+
+/**
+ * Removing the account's last active passkey would leave no way to sign in, so it needs
+ * `force`. The account then stays, without passkeys: a still-valid session token can add a new
+ * one (registration with the token); otherwise only an operator can delete the account.
+ */
+export async function removePasskey(
+  account: SignedInAccount,
+  id: string,
+  { force }: { force: boolean },
+  ports: CeremonyPorts,
+): Promise<PasskeyRemoval> {
+  const removed = await ports.credentials.removeOwned(account.user.id, id, { allowLast: force });
+  if (!removed) {
+    if (!(await ports.credentials.findOwned(account.user.id, id))) throw notFound();
+    throw new AppError(
+      "LAST_PASSKEY",
+      "This is the account's last active passkey: add another one first, or remove it with ?force=true",
+    );
+  }
+  ports.events.record({
+    event: "credential_removed",
+    outcome: "success",
+    reason: "owner_removed",
+    userId: account.user.id,
+    credentialRowId: removed.id,
+  });
+  const [summary, remaining] = await Promise.all([
+    passkeySummary(removed, ports.credentialIds),
+    credentialIdsOf(await ports.credentials.listForUser(account.user.id), ports),
+  ]);
+  const { rpId } = ports.config;
+  return {
+    removed: summary,
+    signals: [unknownCredential(rpId, summary.credentialId), allAcceptedCredentials(rpId, account.user.id, remaining)],
+  };
+}
+
+export async function describeAccount(account: SignedInAccount, ports: CeremonyPorts): Promise<AccountView> {
+  const ids = await credentialIdsOf(await ports.credentials.listForUser(account.user.id), ports);
+  const { rpId } = ports.config;
+  return {
+    user: accountSummary(account.user),
+    session: {
+      passkeyId: account.session.passkeyId,
+      userVerified: account.session.userVerified,
+      expiresAt: account.session.expiresAt.toISOString(),
+    },
+    passkeyCount: ids.length,
+    signals: [allAcceptedCredentials(rpId, account.user.id, ids), currentUserDetails(rpId, account.user)],
+  };
+}
+
+/** The account and all its passkeys go in one transaction; the username becomes free again. */
+export async function deleteAccount(account: SignedInAccount, ports: CeremonyPorts): Promise<AccountDeletion> {
+  const ids = await credentialIdsOf(await ports.credentials.listForUser(account.user.id), ports);
+  const result = await ports.users.deleteWithCredentials(account.user.id);
+  // Deleted by a concurrent request (or an operator) in between: the session's account is gone.
+  if (!result.deleted) throw new AppError("UNAUTHORIZED", "The session token is invalid or expired");
+  ports.events.record({
+    event: "account_deleted",
+    outcome: "success",
+    reason: "owner_deleted",
+    userId: account.user.id,
+  });
+  const { rpId } = ports.config;
+  return {
+    userId: account.user.id,
+    deletedPasskeys: result.passkeys,
+    // An empty accepted list covers every passkey of the account, including any the browser
+    // holds that we never listed; the per-credential signals are for the ones we know.
+    signals: [allAcceptedCredentials(rpId, account.user.id, []), ...ids.map((id) => unknownCredential(rpId, id))],
+  };
+}
+
+/**
+ * Every stored passkey of the account counts as accepted, disabled ones too: a provider may
+ * delete what the list leaves out, and an operator can enable a disabled passkey again.
+ */
+async function credentialIdsOf(rows: CredentialRow[], ports: CeremonyPorts): Promise<string[]> {
+  return Promise.all(
+    rows.map(async (row) =>
+      toBase64URL(await ports.credentialIds.open(row.credentialIdEncrypted, row.credentialIdHash)),
+    ),
+  );
+}

@@ -1,0 +1,134 @@
+/** The storage a request can wait on: each call is one network round trip on the edge. */
+export const roundTripKinds = ["limiter", "challenge", "d1-read", "d1-write"] as const;
+export type RoundTripKind = (typeof roundTripKinds)[number];
+
+/**
+ * Calls per kind, and `waits`: how many times the request waited on storage with nothing else
+ * in flight. Calls made together count as one wait; on the edge, latency grows with waits.
+ */
+export type RoundTrips = Record<RoundTripKind | "waits", number>;
+const metrics = [...roundTripKinds, "waits"] as const;
+
+/**
+ * Counts one request's storage round trips and the time spent waiting on them. Only built when
+ * BENCH_INSTRUMENTATION is on; production requests never see these wrappers.
+ */
+export class RoundTripCounter {
+  readonly #counts = new Map<RoundTripKind, { calls: number; ms: number }>(
+    roundTripKinds.map((kind) => [kind, { calls: 0, ms: 0 }]),
+  );
+  #inFlight = 0;
+  #waits = 0;
+
+  async time<T>(kind: RoundTripKind, call: () => Promise<T>): Promise<T> {
+    const entry = this.#counts.get(kind) ?? { calls: 0, ms: 0 };
+    entry.calls += 1;
+    if (this.#inFlight++ === 0) this.#waits += 1;
+    const started = performance.now();
+    try {
+      return await call();
+    } finally {
+      this.#inFlight -= 1;
+      // Workers clocks advance across I/O, which is exactly what is being timed here.
+      entry.ms += performance.now() - started;
+      this.#counts.set(kind, entry);
+    }
+  }
+
+  /** `Server-Timing` value: one metric per kind, the call count as its description. */
+  serverTiming(): string {
+    const kinds = roundTripKinds.map((kind) => {
+      const { calls, ms } = this.#counts.get(kind) ?? { calls: 0, ms: 0 };
+      return `${kind};dur=${ms.toFixed(1)};desc="${calls}"`;
+    });
+    return [...kinds, `waits;desc="${this.#waits}"`].join(", ");
+  }
+}
+
+/** Parses what `serverTiming()` wrote; metrics of other names are ignored. */
+export function parseRoundTrips(header: string | null): RoundTrips | null {
+  if (!header) return null;
+  const counts = Object.fromEntries(metrics.map((name) => [name, 0])) as RoundTrips;
+  let seen = false;
+  for (const metric of header.split(",")) {
+    const [name = "", ...params] = metric.trim().split(";");
+    if (!(metrics as readonly string[]).includes(name)) continue;
+    const desc = params.map((p) => p.trim()).find((p) => p.startsWith("desc="));
+    const value = Number(desc?.slice("desc=".length).replaceAll('"', ""));
+    if (Number.isInteger(value)) {
+      counts[name as keyof RoundTrips] = value;
+      seen = true;
+    }
+  }
+  return seen ? counts : null;
+}
+
+// Drizzle writes every query as one statement; a leading SELECT (or a WITH that writes
+// nothing) is a read, anything else a write.
+const kindOf = (sql: string): RoundTripKind =>
+  /^\s*(select|with)\b/i.test(sql) && !/\b(insert|update|delete|replace)\b/i.test(sql) ? "d1-read" : "d1-write";
+
+// Statements we wrapped: the real one D1's batch expects, and what kind of round trip it is.
+const wrappedStatements = new WeakMap<object, { real: D1PreparedStatement; kind: RoundTripKind }>();
+
+/** A D1 binding whose every query, batch or exec counts as one read or one write round trip. */
+export function countedD1(d1: D1Database, counter: RoundTripCounter): D1Database {
+  const statement = (real: D1PreparedStatement, kind: RoundTripKind): D1PreparedStatement => {
+    const wrapped = new Proxy(real, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (typeof value !== "function") return value;
+        if (property === "bind") return (...values: unknown[]) => statement(target.bind(...values), kind);
+        if (property === "first" || property === "all" || property === "raw" || property === "run") {
+          return (...args: unknown[]) => counter.time(kind, async () => Reflect.apply(value, target, args));
+        }
+        return value.bind(target);
+      },
+    });
+    wrappedStatements.set(wrapped, { real, kind });
+    return wrapped;
+  };
+
+  return new Proxy(d1, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      if (property === "prepare") return (sql: string) => statement(target.prepare(sql), kindOf(sql));
+      if (property === "batch") {
+        // One batch is one round trip (and one transaction), a write if any statement writes.
+        return (statements: D1PreparedStatement[]) => {
+          const known = statements.map((s) => wrappedStatements.get(s) ?? { real: s, kind: "d1-write" as const });
+          const kind = known.every((s) => s.kind === "d1-read") ? "d1-read" : "d1-write";
+          return counter.time(kind, () => target.batch(known.map((s) => s.real)));
+        };
+      }
+      if (property === "exec") return (sql: string) => counter.time("d1-write", () => target.exec(sql));
+      return value.bind(target);
+    },
+  });
+}
+
+/**
+ * A Durable Object namespace whose stubs count every method call (an RPC round trip) as one
+ * `kind`. Ids and names are local and not counted.
+ */
+export function countedNamespace<T extends object>(namespace: T, kind: RoundTripKind, counter: RoundTripCounter): T {
+  const stub = (real: object) =>
+    new Proxy(real, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (typeof value !== "function" || property === "then") return value;
+        return (...args: unknown[]) => counter.time(kind, async () => Reflect.apply(value, target, args));
+      },
+    });
+  return new Proxy(namespace, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      if (property === "get" || property === "getByName") {
+        return (...args: unknown[]) => stub(Reflect.apply(value, target, args));
+      }
+      return value.bind(target);
+    },
+  });
+}

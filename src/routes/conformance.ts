@@ -1,0 +1,94 @@
+import type { AuthenticationExtensionsClientInputs } from "@simplewebauthn/server";
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { startAuthentication } from "../ceremonies/authentication-options";
+import { finishAuthentication } from "../ceremonies/authentication-verification";
+import { startRegistration } from "../ceremonies/registration-options";
+import { finishRegistration } from "../ceremonies/registration-verification";
+import type { AppEnv } from "../http/app-env";
+import {
+  assertionResultRequest,
+  attestationResultRequest,
+  CONFORMANCE_USERNAME_PREFIX,
+  creationOptionsRequest,
+  getOptionsRequest,
+} from "../http/conformance-schemas";
+import { validJson } from "../http/validate";
+
+/**
+ * The FIDO Alliance "Server Requirements and Transport Binding Profile" API, which the FIDO
+ * conformance tools drive: a thin adapter over the same ceremonies and storage as /api/v1,
+ * with the binding's profile ("fido-conformance") switching on the rules that differ.
+ * Gated by CONFORMANCE_API (src/middleware/conformance-surface.ts); see docs/conformance.md.
+ *
+ * Binding accounts are stored under CONFORMANCE_USERNAME_PREFIX, so the binding can add
+ * passkeys only to its own test accounts, never to an account of the native API.
+ */
+const profile = "fido-conformance" as const;
+const accountName = (username: string) => `${CONFORMANCE_USERNAME_PREFIX}${username}`;
+
+/** ServerResponse on success: the payload plus `status` and an empty `errorMessage`. */
+const serverResponse = <T extends object>(c: Context<AppEnv>, payload: T) =>
+  c.json({ status: "ok" as const, errorMessage: "", ...payload }, 200);
+
+export const conformanceRoutes = new Hono<AppEnv>()
+  .post("/attestation/options", validJson(creationOptionsRequest), async (c) => {
+    const body = c.req.valid("json");
+    const options = await startRegistration(
+      {
+        username: accountName(body.username),
+        displayName: body.displayName,
+        userVerification: body.authenticatorSelection?.userVerification,
+        attestation: body.attestation,
+        authenticatorSelection: body.authenticatorSelection,
+        extensions: body.extensions as AuthenticationExtensionsClientInputs | undefined,
+        session: null,
+        profile,
+      },
+      c.get("ports"),
+    );
+    // user.name and user.displayName are echoed as sent (the account name is stored normalised).
+    return serverResponse(c, {
+      ...options,
+      user: { ...options.user, name: body.username, displayName: body.displayName },
+    });
+  })
+  .post("/attestation/result", validJson(attestationResultRequest), async (c) => {
+    const { getClientExtensionResults, clientExtensionResults, rawId, ...credential } = c.req.valid("json");
+    await finishRegistration(
+      {
+        ...credential,
+        rawId: rawId ?? credential.id,
+        clientExtensionResults: getClientExtensionResults ?? clientExtensionResults ?? {},
+      },
+      c.get("ports"),
+      { profile },
+    );
+    return serverResponse(c, {});
+  })
+  .post("/assertion/options", validJson(getOptionsRequest), async (c) => {
+    const body = c.req.valid("json");
+    const options = await startAuthentication(
+      {
+        username: accountName(body.username),
+        userVerification: body.userVerification,
+        extensions: body.extensions as AuthenticationExtensionsClientInputs | undefined,
+        profile,
+      },
+      c.get("ports"),
+    );
+    return serverResponse(c, options);
+  })
+  .post("/assertion/result", validJson(assertionResultRequest), async (c) => {
+    const { getClientExtensionResults, clientExtensionResults, rawId, ...credential } = c.req.valid("json");
+    await finishAuthentication(
+      {
+        ...credential,
+        rawId: rawId ?? credential.id,
+        clientExtensionResults: getClientExtensionResults ?? clientExtensionResults ?? {},
+      },
+      c.get("ports"),
+      { profile },
+    );
+    return serverResponse(c, {});
+  });

@@ -1,0 +1,435 @@
+import { isoBase64URL } from "@simplewebauthn/server/helpers";
+import { decode } from "cborg";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cbor, concat, type KeyAlgorithm } from "../authenticator/cose";
+import { SoftAuthenticator } from "../authenticator/soft-authenticator";
+import {
+  bindingClient,
+  createTestCA,
+  decodeJSONBase64URL,
+  expectFailed,
+  jsonBase64URL,
+  notAnObject,
+  notAString,
+  type TestCA,
+} from "./binding-client";
+
+// Server-ServerAuthenticatorAttestationResponse-Resp-1 … Resp-8 ("MakeCredential Response"),
+// from the public catalogue in docs/conformance.md. Every F- item posts a real registration
+// from our software authenticator, changed the way the item describes.
+const binding = bindingClient();
+
+// biome-ignore lint/suspicious/noExplicitAny: credential JSON is changed ad hoc, the way the tools do.
+type Credential = any;
+type Tamper = (credential: Credential) => unknown;
+
+const set =
+  (path: string, value: unknown): Tamper =>
+  (credential) => {
+    const keys = path.split(".");
+    const last = keys.pop() as string;
+    const parent = keys.reduce((node, key) => node[key], credential);
+    if (value === undefined) delete parent[last];
+    else parent[last] = value;
+    return credential;
+  };
+
+const clientData =
+  (change: (data: Record<string, unknown>) => void): Tamper =>
+  (credential) => {
+    const data = decodeJSONBase64URL(credential.response.clientDataJSON);
+    change(data);
+    credential.response.clientDataJSON = jsonBase64URL(data);
+    return credential;
+  };
+
+type AttestationObject = { fmt?: unknown; attStmt?: Record<string, unknown> | unknown; authData?: unknown };
+const attestationObject =
+  (change: (object: AttestationObject) => AttestationObject | Uint8Array | undefined): Tamper =>
+  (credential) => {
+    const object = decode(isoBase64URL.toBuffer(credential.response.attestationObject)) as AttestationObject;
+    const changed = change(object) ?? object;
+    const bytes = changed instanceof Uint8Array ? changed : cbor(changed);
+    credential.response.attestationObject = isoBase64URL.fromBuffer(new Uint8Array(bytes));
+    return credential;
+  };
+
+const authData = (change: (bytes: Uint8Array) => Uint8Array) =>
+  attestationObject((object) => ({ ...object, authData: change(object.authData as Uint8Array) }));
+
+/** Standard base64 with padding: what the tools send as "not base64url". */
+const standardBase64 = (base64url: string) => `${base64url.replaceAll("-", "+").replaceAll("_", "/")}==`;
+
+async function expectRejected(options: Parameters<typeof binding.register>[0]) {
+  const { result } = await binding.register(options);
+  expectFailed(result, expect);
+  return result;
+}
+
+async function expectAccepted(options: Parameters<typeof binding.register>[0]) {
+  const { result } = await binding.register(options);
+  expect(result.body).toEqual({ status: "ok", errorMessage: "" });
+  expect(result.status).toBe(200);
+}
+
+describe("Server-ServerAuthenticatorAttestationResponse-Resp-1 (structure)", () => {
+  it("P-1: a valid packed registration is accepted and then listed in excludeCredentials", async () => {
+    const { username, authenticator, result } = await binding.register({
+      authenticatorOptions: { attestation: "packed" },
+    });
+    expect(result.body).toEqual({ status: "ok", errorMessage: "" });
+    const again = await binding.creationOptions({ username, displayName: "Again" });
+    expect(again.body.excludeCredentials).toEqual([
+      expect.objectContaining({ type: "public-key", id: authenticator.credentialIdBase64URL }),
+    ]);
+  });
+
+  const cases: [string, Tamper][] = [
+    ["F-1: id missing", set("id", undefined)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-2: id not a DOMString (${JSON.stringify(value)})`,
+      set("id", value),
+    ]),
+    ["F-3: id not base64url (standard base64 with padding)", (c) => set("id", standardBase64(c.id))(c)],
+    ["F-4: type missing", set("type", undefined)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-5: type not a DOMString (${JSON.stringify(value)})`,
+      set("type", value),
+    ]),
+    ["F-6: type not public-key", set("type", "avocado-toast")],
+    ["F-7: response missing", set("response", undefined)],
+    ...notAnObject.map((value): [string, Tamper] => [
+      `F-8: response not an Object (${JSON.stringify(value)})`,
+      set("response", value),
+    ]),
+    ["F-9: clientDataJSON missing", set("response.clientDataJSON", undefined)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-10: clientDataJSON not a DOMString (${JSON.stringify(value)})`,
+      set("response.clientDataJSON", value),
+    ]),
+    ["F-11: clientDataJSON empty", set("response.clientDataJSON", "")],
+    ["F-12: attestationObject missing", set("response.attestationObject", undefined)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-13: attestationObject not a DOMString (${JSON.stringify(value)})`,
+      set("response.attestationObject", value),
+    ]),
+    ["F-14: attestationObject empty", set("response.attestationObject", "")],
+    ["rawId differs from id", set("rawId", isoBase64URL.fromBuffer(new Uint8Array(32)))],
+    ["getClientExtensionResults not an object", set("getClientExtensionResults", [])],
+  ];
+  it.each(cases)("%s → failed", async (_name, tamper) => {
+    await expectRejected({ tamper });
+  });
+
+  it("rawId may be left out, as old tools do", async () => {
+    await expectAccepted({ tamper: set("rawId", undefined) });
+  });
+
+  it("F-15: UV clear while the options required user verification → failed", async () => {
+    await expectRejected({
+      request: { authenticatorSelection: { userVerification: "required" } },
+      client: { userVerified: false },
+    });
+  });
+
+  it("UV clear is accepted when user verification was only preferred (the tools' authenticator never verifies)", async () => {
+    await expectAccepted({
+      request: { authenticatorSelection: { userVerification: "preferred" } },
+      client: { userVerified: false },
+    });
+  });
+});
+
+describe("Server-ServerAuthenticatorAttestationResponse-Resp-2 (CollectedClientData)", () => {
+  const cases: [string, Tamper][] = [
+    ["F-1: type missing", clientData((d) => delete d.type)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-2: type not a DOMString (${JSON.stringify(value)})`,
+      clientData((d) => (d.type = value)),
+    ]),
+    ["F-3: type empty", clientData((d) => (d.type = ""))],
+    ["F-4: type not webauthn.create", clientData((d) => (d.type = "avocado.create"))],
+    ["F-5: type is webauthn.get", clientData((d) => (d.type = "webauthn.get"))],
+    ["F-6: challenge missing", clientData((d) => delete d.challenge)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-7: challenge not a DOMString (${JSON.stringify(value)})`,
+      clientData((d) => (d.challenge = value)),
+    ]),
+    ["F-8: challenge empty", clientData((d) => (d.challenge = ""))],
+    ["F-9: challenge not base64url", clientData((d) => (d.challenge = standardBase64(String(d.challenge))))],
+    [
+      "F-10: challenge not the one issued",
+      clientData((d) => (d.challenge = isoBase64URL.fromBuffer(crypto.getRandomValues(new Uint8Array(32))))),
+    ],
+    ["F-11: origin missing", clientData((d) => delete d.origin)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-12: origin not a DOMString (${JSON.stringify(value)})`,
+      clientData((d) => (d.origin = value)),
+    ]),
+    ["F-13: origin empty", clientData((d) => (d.origin = ""))],
+    ["F-14: origin not the RP origin", clientData((d) => (d.origin = "https://evil.example.com/missme?"))],
+    ...notAnObject.map((value): [string, Tamper] => [
+      `F-15: tokenBinding not an Object (${JSON.stringify(value)})`,
+      clientData((d) => (d.tokenBinding = value)),
+    ]),
+    ["F-16: tokenBinding without status", clientData((d) => (d.tokenBinding = {}))],
+    ["F-17: tokenBinding.status not a known value", clientData((d) => (d.tokenBinding = { status: "bananas" }))],
+    ["clientDataJSON not JSON", set("response.clientDataJSON", isoBase64URL.fromBuffer(new Uint8Array([1, 2, 3])))],
+  ];
+  it.each(cases)("%s → failed", async (_name, tamper) => {
+    await expectRejected({ tamper });
+  });
+
+  it.each(["present", "supported", "not-supported"])("tokenBinding with status %s is accepted", async (status) => {
+    await expectAccepted({
+      tamper: clientData((d) => (d.tokenBinding = { status, ...(status === "present" ? { id: "AAAA" } : {}) })),
+    });
+  });
+});
+
+describe("Server-ServerAuthenticatorAttestationResponse-Resp-3 (attestationObject)", () => {
+  it("P-1: packed attestation with the ED flag and extension data is accepted", async () => {
+    await expectAccepted({
+      authenticatorOptions: { attestation: "packed" },
+      client: {
+        extensions: new Map([
+          [
+            "example.extension",
+            "This is an example extension! If you read this message, you probably successfully passing conformance tests. Good job!",
+          ],
+        ]),
+      },
+    });
+  });
+
+  const packed = { authenticatorOptions: { attestation: "packed" as const } };
+  const cases: [string, { tamper: Tamper; authenticatorOptions?: { attestation: "packed" } }][] = [
+    [
+      "F-1: not a CBOR map (random bytes prepended)",
+      { tamper: attestationObject((o) => concat(new TextEncoder().encode("random"), cbor(o))) },
+    ],
+    ["F-2: fmt missing", { tamper: attestationObject(({ fmt: _, ...rest }) => rest) }],
+    ["F-3: fmt not a text string", { tamper: attestationObject((o) => ({ ...o, fmt: 42 })) }],
+    ["F-4: attStmt missing", { ...packed, tamper: attestationObject(({ attStmt: _, ...rest }) => rest) }],
+    ["F-5: attStmt not a map", { ...packed, tamper: attestationObject((o) => ({ ...o, attStmt: "a string" })) }],
+    ["F-6: authData missing", { tamper: attestationObject(({ authData: _, ...rest }) => rest) }],
+    ["F-7: authData not a byte string", { tamper: attestationObject((o) => ({ ...o, authData: "bytes" })) }],
+    ["F-8: authData empty", { tamper: attestationObject((o) => ({ ...o, authData: new Uint8Array() })) }],
+    [
+      "F-9: AT flag clear but attested credential data present",
+      { tamper: authData((d) => flags(d, (f) => f & ~0x40)) },
+    ],
+    [
+      "F-10: AT flag clear and no attested credential data",
+      { tamper: authData((d) => flags(d.slice(0, 37), (f) => f & ~0x40)) },
+    ],
+    ["F-11: AT flag set but no attested credential data", { tamper: authData((d) => d.slice(0, 37)) }],
+    [
+      "F-12: leftover bytes after the attested credential data",
+      { tamper: authData((d) => concat(d, new Uint8Array([0xde, 0xad]))) },
+    ],
+    ["F-13: packed attStmt is an empty map", { ...packed, tamper: attestationObject((o) => ({ ...o, attStmt: {} })) }],
+    ["F-14: packed attStmt.alg missing", { ...packed, tamper: attStmt(({ alg: _, ...rest }) => rest) }],
+    ["F-15: packed attStmt.alg not a Number", { ...packed, tamper: attStmt((s) => ({ ...s, alg: "ES256" })) }],
+    ["F-16: packed attStmt.alg not the key's (-42)", { ...packed, tamper: attStmt((s) => ({ ...s, alg: -42 })) }],
+    ["F-17: packed attStmt.sig missing", { ...packed, tamper: attStmt(({ sig: _, ...rest }) => rest) }],
+    ["F-18: packed attStmt.sig not a byte string", { ...packed, tamper: attStmt((s) => ({ ...s, sig: "signature" })) }],
+    ["F-19: packed attStmt.sig empty", { ...packed, tamper: attStmt((s) => ({ ...s, sig: new Uint8Array() })) }],
+  ];
+  it.each(cases)("%s → failed", async (_name, options) => {
+    await expectRejected(options);
+  });
+});
+
+function flags(data: Uint8Array, change: (flags: number) => number): Uint8Array {
+  const copy = new Uint8Array(data);
+  copy[32] = change(copy[32] ?? 0);
+  return copy;
+}
+
+function attStmt(change: (statement: Record<string, unknown>) => Record<string, unknown>) {
+  return attestationObject((o) => ({ ...o, attStmt: change(o.attStmt as Record<string, unknown>) }));
+}
+
+// Each algorithm is proven in workerd with a real key: registration (packed self attestation,
+// signed by the new credential key) and then an assertion verified against the stored key.
+const algorithms: [string, KeyAlgorithm][] = [
+  ["P-2: RSASSA-PSS SHA-256 (PS256, -37)", "PS256"],
+  ["P-3: RSASSA-PSS SHA-384 (PS384, -38)", "PS384"],
+  ["P-4: RSASSA-PSS SHA-512 (PS512, -39)", "PS512"],
+  ["P-5: RSASSA-PKCS1-v1_5 SHA-256 (RS256, -257)", "RS256"],
+  ["P-6: RSASSA-PKCS1-v1_5 SHA-384 (RS384, -258)", "RS384"],
+  ["P-7: RSASSA-PKCS1-v1_5 SHA-512 (RS512, -259)", "RS512"],
+  ["P-8: RSASSA-PKCS1-v1_5 SHA-1 (RS1, -65535)", "RS1"],
+  ["P-9: ECDSA P-256 SHA-256 (ES256, -7)", "ES256"],
+  ["P-10: ECDSA P-384 SHA-384 (ES384, -35)", "ES384"],
+  ["P-11: ECDSA P-521 SHA-512 (ES512, -36)", "ES512"],
+  ["P-12: Ed25519 (EdDSA, -8)", "EdDSA"],
+];
+
+describe("Server-ServerAuthenticatorAttestationResponse-Resp-4 (algorithms, packed self attestation)", () => {
+  it.each(algorithms)("%s registers and then signs in", async (_name, algorithm) => {
+    const { username, authenticator, result } = await binding.register({
+      authenticatorOptions: { algorithm, attestation: "packed" },
+    });
+    expect(result.body).toEqual({ status: "ok", errorMessage: "" });
+    const signedIn = await binding.authenticate(authenticator, username);
+    expect(signedIn.body).toEqual({ status: "ok", errorMessage: "" });
+  });
+
+  it("the native API keeps offering only EdDSA, ES256 and RS256", async () => {
+    const { registrationOptions, uniqueUsername } = await import("../support/api");
+    const native = await registrationOptions({ username: uniqueUsername(), displayName: "Native" });
+    expect(native.body.data.pubKeyCredParams.map((p: { alg: number }) => p.alg)).toEqual([-8, -7, -257]);
+  });
+});
+
+describe("Server-ServerAuthenticatorAttestationResponse-Resp-5 (packed FULL attestation)", () => {
+  let ca: TestCA;
+  beforeAll(async () => {
+    ca = await createTestCA();
+  });
+
+  it("P-1: a valid full packed attestation (x5c from a test CA) is accepted", async () => {
+    const attestationCertificate = await ca.issueBatch();
+    await expectAccepted({ authenticatorOptions: { attestation: "packed", attestationCertificate } });
+  });
+
+  it("P-1 with an intermediate: leaf and intermediate in x5c are accepted", async () => {
+    const attestationCertificate = await ca.issueBatch({ intermediate: true });
+    await expectAccepted({ authenticatorOptions: { attestation: "packed", attestationCertificate } });
+  });
+
+  it("a leaf carrying id-fido-gen-ce-aaguid must match the authenticator's AAGUID", async () => {
+    const aaguid = crypto.getRandomValues(new Uint8Array(16));
+    const matching = await ca.issueBatch({ aaguid });
+    await expectAccepted({ authenticatorOptions: { attestation: "packed", attestationCertificate: matching, aaguid } });
+    const other = await ca.issueBatch({ aaguid: crypto.getRandomValues(new Uint8Array(16)) });
+    await expectRejected({ authenticatorOptions: { attestation: "packed", attestationCertificate: other, aaguid } });
+  });
+
+  it("F-1: an unknown fmt is refused", async () => {
+    const attestationCertificate = await ca.issueBatch();
+    await expectRejected({
+      authenticatorOptions: { attestation: "packed", attestationCertificate },
+      tamper: attestationObject((o) => ({ ...o, fmt: "BananaPancake" })),
+    });
+  });
+
+  it("F-2: a signature that does not verify is refused", async () => {
+    const attestationCertificate = await ca.issueBatch();
+    await expectRejected({
+      authenticatorOptions: { attestation: "packed", attestationCertificate },
+      client: { corruptSignature: true },
+    });
+  });
+
+  it.each([
+    ["F-3: x5c missing", (s: Record<string, unknown>) => ({ alg: s.alg, sig: s.sig })],
+    ["F-4: x5c not an array", (s: Record<string, unknown>) => ({ ...s, x5c: (s.x5c as Uint8Array[])[0] })],
+    ["F-5: x5c an empty array", (s: Record<string, unknown>) => ({ ...s, x5c: [] })],
+  ])("%s → failed", async (_name, change) => {
+    const attestationCertificate = await ca.issueBatch();
+    await expectRejected({
+      authenticatorOptions: { attestation: "packed", attestationCertificate },
+      tamper: attStmt(change),
+    });
+  });
+
+  it("F-6: an expired leaf certificate is refused", async () => {
+    const attestationCertificate = await ca.issueBatch({
+      notBefore: new Date(Date.now() - 10 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
+    await expectRejected({ authenticatorOptions: { attestation: "packed", attestationCertificate } });
+  });
+
+  it("F-7: a leaf certificate not yet valid is refused", async () => {
+    const attestationCertificate = await ca.issueBatch({
+      notBefore: new Date(Date.now() + 86_400_000),
+      notAfter: new Date(Date.now() + 10 * 86_400_000),
+    });
+    await expectRejected({ authenticatorOptions: { attestation: "packed", attestationCertificate } });
+  });
+
+  it("F-13/F-14: a signature made with another key than the leaf's is refused", async () => {
+    const certificate = await ca.issueBatch();
+    const otherKey = await ca.issueBatch();
+    await expectRejected({
+      authenticatorOptions: {
+        attestation: "packed",
+        attestationCertificate: { ...certificate, privateKey: otherKey.privateKey },
+      },
+    });
+  });
+
+  it("a leaf whose subject is not OU=Authenticator Attestation is refused", async () => {
+    const attestationCertificate = await ca.issueBatch({ subject: "C=US, O=Test Vendor, OU=Sales, CN=Batch" });
+    await expectRejected({ authenticatorOptions: { attestation: "packed", attestationCertificate } });
+  });
+});
+
+describe("Server-ServerAuthenticatorAttestationResponse-Resp-6 (packed SELF attestation)", () => {
+  it("P-1: a valid self attestation is accepted", async () => {
+    await expectAccepted({ authenticatorOptions: { attestation: "packed" } });
+  });
+
+  it("F-1: a self attestation with an invalid signature is refused", async () => {
+    await expectRejected({ authenticatorOptions: { attestation: "packed" }, client: { corruptSignature: true } });
+  });
+
+  it("F-3: an unknown fmt is refused", async () => {
+    await expectRejected({
+      authenticatorOptions: { attestation: "packed" },
+      tamper: attestationObject((o) => ({ ...o, fmt: "BananaPancake" })),
+    });
+  });
+});
+
+describe('Server-ServerAuthenticatorAttestationResponse-Resp-7 ("none")', () => {
+  it("P-1: fmt none, empty attStmt and a zero AAGUID are accepted when none was requested", async () => {
+    await expectAccepted({ request: { attestation: "none" }, authenticatorOptions: { attestation: "none" } });
+  });
+
+  it("P-2: packed self attestation is accepted although none was requested", async () => {
+    await expectAccepted({ request: { attestation: "none" }, authenticatorOptions: { attestation: "packed" } });
+  });
+
+  it("F-1: fmt none carrying a non-empty attStmt is refused", async () => {
+    await expectRejected({
+      authenticatorOptions: { attestation: "packed" },
+      tamper: attestationObject((o) => ({ ...o, fmt: "none" })),
+    });
+  });
+});
+
+describe('Server-ServerAuthenticatorAttestationResponse-Resp-8 ("fido-u2f")', () => {
+  let ca: TestCA;
+  beforeAll(async () => {
+    ca = await createTestCA("Test U2F Root");
+  });
+
+  it("P-1: a valid fido-u2f attestation is accepted and the credential signs in", async () => {
+    const attestationCertificate = await ca.issueBatch({ subject: "CN=U2F Test Batch" });
+    const authenticator = await SoftAuthenticator.create({ attestation: "fido-u2f", attestationCertificate });
+    const { username, result } = await binding.register({ authenticator });
+    expect(result.body).toEqual({ status: "ok", errorMessage: "" });
+    const signedIn = await binding.authenticate(authenticator, username);
+    expect(signedIn.body).toEqual({ status: "ok", errorMessage: "" });
+  });
+
+  it("F-1: an AAGUID that is not all zeros is refused", async () => {
+    const attestationCertificate = await ca.issueBatch({ subject: "CN=U2F Test Batch" });
+    await expectRejected({
+      authenticatorOptions: { attestation: "fido-u2f", attestationCertificate, aaguid: new Uint8Array(16).fill(7) },
+    });
+  });
+
+  it("F-2: an invalid signature is refused", async () => {
+    const attestationCertificate = await ca.issueBatch({ subject: "CN=U2F Test Batch" });
+    await expectRejected({
+      authenticatorOptions: { attestation: "fido-u2f", attestationCertificate },
+      client: { corruptSignature: true },
+    });
+  });
+});

@@ -1,0 +1,223 @@
+import { exports } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MAX_BODY_BYTES } from "../src/middleware/json-body";
+import { api, ORIGIN } from "./support/api";
+import { freshIPv4, workerWithEnv } from "./support/worker-with-env";
+
+/** Raw fetch through the Worker's entry point, for requests api() cannot make (streams, lying lengths). */
+async function raw(path: string, init: RequestInit & { duplex?: "half" }) {
+  const response = await exports.default.fetch(new Request(`http://localhost:8787${path}`, init));
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
+}
+
+function expectSecurityHeaders(headers: Headers, hstsMaxAge = 31536000) {
+  expect(headers.get("Strict-Transport-Security")).toBe(`max-age=${hstsMaxAge}; includeSubDomains`);
+  expect(headers.get("X-Content-Type-Options")).toBe("nosniff");
+  expect(headers.get("X-Frame-Options")).toBe("DENY");
+  const csp = headers.get("Content-Security-Policy") ?? "";
+  expect(csp).toContain("default-src 'none'");
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(headers.get("Referrer-Policy")).toBe("no-referrer");
+  expect(headers.get("X-Request-Id")).toMatch(/^[\w\-=]+$/);
+}
+
+const oversizeJson = () => JSON.stringify({ username: "x".repeat(MAX_BODY_BYTES + 10) });
+
+describe("security headers", () => {
+  it("are on successes, client errors, 404s and rate-limit refusals alike", async () => {
+    expectSecurityHeaders((await api("GET", "/api/v1/health")).headers);
+    expectSecurityHeaders((await api("POST", "/api/v1/authentication/challenge", {})).headers);
+    expectSecurityHeaders((await api("POST", "/api/v1/authentication/challenge", { nope: 1 })).headers);
+    expectSecurityHeaders((await api("GET", "/api/v1/no-such-route")).headers);
+    expectSecurityHeaders((await api("GET", "/no-such-page")).headers);
+    expectSecurityHeaders((await api("GET", "/.well-known/jwks.json")).headers);
+
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const ip = freshIPv4();
+    await call("POST", "/api/v1/authentication/challenge", { ip, body: {} });
+    const limited = await call("POST", "/api/v1/authentication/challenge", { ip, body: {} });
+    expect(limited.status).toBe(429);
+    expectSecurityHeaders(limited.headers);
+  });
+
+  it("take HSTS max-age from HSTS_MAX_AGE", async () => {
+    const call = workerWithEnv({ HSTS_MAX_AGE: "600" });
+    expectSecurityHeaders((await call("GET", "/api/v1/health")).headers, 600);
+  });
+
+  it("are on a configuration error too, without guessing an HSTS max-age", async () => {
+    const call = workerWithEnv({ HSTS_MAX_AGE: "-1" });
+    const response = await call("GET", "/api/v1/health");
+    expect(response.status).toBe(500);
+    expect(response.body.error.code).toBe("CONFIGURATION_ERROR");
+    expect(response.headers.get("Strict-Transport-Security")).toBeNull();
+    expect(response.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    expect(response.headers.get("Content-Security-Policy")).toContain("default-src 'none'");
+    expect(response.headers.get("X-Request-Id")).toBeTruthy();
+  });
+});
+
+describe("CORS", () => {
+  it("gives a listed origin Access-Control-Allow-Origin, never with credentials", async () => {
+    const response = await api("POST", "/api/v1/authentication/challenge", {}, { origin: ORIGIN });
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
+    expect(response.headers.get("Access-Control-Allow-Credentials")).toBeNull();
+    expect(response.headers.get("Vary")).toContain("Origin");
+    expect(response.headers.get("Access-Control-Expose-Headers")).toContain("X-Request-Id");
+  });
+
+  it("gives every origin of a multi-origin CORS_ORIGINS its own echo", async () => {
+    const call = workerWithEnv({ CORS_ORIGINS: "https://app.example.com, https://admin.example.com" });
+    for (const origin of ["https://app.example.com", "https://admin.example.com"]) {
+      const response = await call("GET", "/api/v1/health", { headers: { origin } });
+      expect(response.headers.get("Access-Control-Allow-Origin")).toBe(origin);
+    }
+    const unlisted = await call("GET", "/api/v1/health", { headers: { origin: ORIGIN } });
+    expect(unlisted.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+
+  it.each(["https://evil.example", "http://localhost:8787.evil.example", "null", "HTTP://LOCALHOST:8787"])(
+    "gives the unlisted origin %s no Access-Control-Allow-Origin",
+    async (origin) => {
+      const response = await api("POST", "/api/v1/authentication/challenge", {}, { origin });
+      expect(response.headers.get("Access-Control-Allow-Origin")).toBeNull();
+      expect(response.headers.get("Access-Control-Allow-Credentials")).toBeNull();
+    },
+  );
+
+  it("answers a preflight from a listed origin with methods, headers and a cacheable Max-Age", async () => {
+    const response = await raw("/api/v1/authentication/verify", {
+      method: "OPTIONS",
+      headers: {
+        origin: ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, authorization",
+      },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
+    expect(response.headers.get("Access-Control-Allow-Methods")).toContain("POST");
+    expect(response.headers.get("Access-Control-Allow-Headers")).toBe("Content-Type,Authorization");
+    expect(response.headers.get("Access-Control-Max-Age")).toBe("600");
+    expect(response.headers.get("Access-Control-Allow-Credentials")).toBeNull();
+    expectSecurityHeaders(response.headers);
+  });
+
+  it("answers a preflight from an unlisted origin without Access-Control-Allow-Origin", async () => {
+    const response = await raw("/api/v1/authentication/verify", {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+});
+
+describe("request bodies", () => {
+  const path = "/api/v1/registration/challenge";
+
+  it("refuses an oversize body declared by Content-Length with 413 PAYLOAD_TOO_LARGE", async () => {
+    const response = await raw(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: oversizeJson(),
+    });
+    expect(response.status).toBe(413);
+    expect(response.body).toMatchObject({ status: "error", error: { code: "PAYLOAD_TOO_LARGE" } });
+    expectSecurityHeaders(response.headers);
+  });
+
+  it("refuses an oversize body sent chunked, without a Content-Length", async () => {
+    const bytes = new TextEncoder().encode(oversizeJson());
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let offset = 0; offset < bytes.length; offset += 4096)
+          controller.enqueue(bytes.slice(offset, offset + 4096));
+        controller.close();
+      },
+    });
+    const request = new Request(`http://localhost:8787${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(request.headers.get("content-length")).toBeNull();
+    const response = await exports.default.fetch(request);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("refuses an oversize body whose Content-Length understates it", async () => {
+    const response = await raw(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-length": "20" },
+      body: oversizeJson(),
+    });
+    expect(response.status).toBe(413);
+    expect(response.body.error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("still reads a body just under the limit (and validates it)", async () => {
+    const body = JSON.stringify({ username: "x".repeat(MAX_BODY_BYTES - 100) });
+    const response = await raw(path, { method: "POST", headers: { "content-type": "application/json" }, body });
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe("VALIDATION_ERROR");
+  });
+
+  it.each([
+    ["text/plain", "text/plain"],
+    ["form data", "application/x-www-form-urlencoded"],
+    ["a look-alike type", "application/jsonp"],
+    ["no type at all", undefined],
+  ])("refuses a POST with %s as 415 UNSUPPORTED_MEDIA_TYPE", async (_name, type) => {
+    const headers: Record<string, string> = type === undefined ? {} : { "content-type": type };
+    const response = await raw(path, { method: "POST", headers, body: '{"username":"alice"}' });
+    expect(response.status).toBe(415);
+    expect(response.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  it("accepts JSON with a charset parameter", async () => {
+    const response = await raw("/api/v1/authentication/challenge", {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8" },
+      body: "{}",
+    });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("request ids", () => {
+  let lines: string[] = [];
+  beforeEach(() => {
+    lines = [];
+    vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
+      lines.push(args.map(String).join(" "));
+    });
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it("puts a fresh X-Request-Id on every response, matching the request's log line", async () => {
+    const responses = [
+      await api("GET", "/api/v1/health"),
+      await api("POST", "/api/v1/authentication/challenge", {}),
+      await api("POST", "/api/v1/authentication/verify", {}),
+      await api("GET", "/api/v1/no-such-route"),
+      await api("DELETE", "/api/v1/health"),
+      await raw("/api/v1/registration/challenge", { method: "POST", body: "x" }),
+    ];
+    const ids = responses.map((r) => r.headers.get("X-Request-Id"));
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 400, 404, 404, 415]);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    const logged = lines.map((l) => JSON.parse(l)).filter((r) => r.type === "request");
+    expect(logged.map((r) => r.requestId)).toEqual(ids);
+  });
+
+  it("keeps a well-formed caller id for correlation, and replaces one that could corrupt a log", async () => {
+    const kept = await api("GET", "/api/v1/health", undefined, { "x-request-id": "client-trace-42" });
+    expect(kept.headers.get("X-Request-Id")).toBe("client-trace-42");
+    const replaced = await api("GET", "/api/v1/health", undefined, { "x-request-id": 'a","level":"error' });
+    expect(replaced.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});

@@ -1,0 +1,276 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { clientKey } from "../src/http/client-address";
+import { ORIGIN, signUp } from "./support/api";
+import { freshIPv4, freshIPv6Prefix, workerWithEnv } from "./support/worker-with-env";
+
+const OPTIONS = "/api/v1/authentication/challenge";
+const VERIFY = "/api/v1/authentication/verify";
+
+let lines: string[] = [];
+beforeEach(() => {
+  lines = [];
+  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
+    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      lines.push(args.map(String).join(" "));
+    });
+  }
+});
+afterEach(() => vi.restoreAllMocks());
+const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+const limiterOf = (ip: string | undefined) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(clientKey(ip)));
+
+/** Moves every request this client made `seconds` into the past, as if that time had gone by. */
+async function letTimePass(ip: string, seconds: number) {
+  await runInDurableObject(limiterOf(ip), (_instance, state) => {
+    state.storage.sql.exec("UPDATE hits SET expires_at = expires_at - ?", seconds * 1000);
+  });
+}
+
+describe("per-client sliding-window limit", () => {
+  it("lets the seed's 100 requests per 60 s through and answers the 101st with a 429 envelope and headers", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "100", RATE_LIMIT_WINDOW_SECONDS: "60" });
+    const ip = freshIPv4();
+    for (let i = 1; i <= 100; i++) {
+      const response = await call("POST", OPTIONS, { ip, body: {} });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("RateLimit-Policy")).toBe('"options";q=100;w=60');
+      expect(response.headers.get("RateLimit")).toMatch(new RegExp(`^"options";r=${100 - i};t=\\d+$`));
+    }
+
+    const refused = await call("POST", OPTIONS, { ip, body: {} });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({
+      status: "error",
+      error: { code: "RATE_LIMIT_EXCEEDED", details: { limit: 100, windowSeconds: 60 } },
+    });
+    expect(typeof refused.body.timestamp).toBe("string");
+    const retryAfter = Number(refused.headers.get("Retry-After"));
+    expect(Number.isInteger(retryAfter)).toBe(true);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.body.error.details).toMatchObject({ retryAfterSeconds: retryAfter });
+    expect(refused.headers.get("RateLimit-Policy")).toBe('"options";q=100;w=60');
+    expect(refused.headers.get("RateLimit")).toBe(`"options";r=0;t=${retryAfter}`);
+    // A browser app can read the refusal and its headers.
+    expect(refused.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
+    expect(refused.headers.get("Access-Control-Expose-Headers")).toMatch(/Retry-After.*RateLimit.*RateLimit-Policy/);
+    expect(refused.headers.get("X-Request-Id")).toBeTruthy();
+  });
+
+  it("lets the client in again once the window has passed, and not before", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "3", RATE_LIMIT_WINDOW_SECONDS: "60" });
+    const ip = freshIPv4();
+    for (let i = 0; i < 3; i++) expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(200);
+    expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(429);
+
+    await letTimePass(ip, 30);
+    expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(429);
+
+    await letTimePass(ip, 30);
+    const again = await call("POST", OPTIONS, { ip, body: {} });
+    expect(again.status).toBe(200);
+    expect(again.headers.get("RateLimit")).toMatch(/^"options";r=2;t=\d+$/);
+  });
+
+  it("counts every address in one IPv6 /64 together, and other /64s apart", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "2" });
+    const prefix = freshIPv6Prefix();
+    expect((await call("POST", OPTIONS, { ip: `${prefix}::1`, body: {} })).status).toBe(200);
+    expect((await call("POST", OPTIONS, { ip: `${prefix}:ffff:ffff:ffff:fffe`, body: {} })).status).toBe(200);
+    // Same /64, written long-hand with leading zeros.
+    const [, , a, b] = prefix.split(":");
+    const longHand = `2001:0db8:${a?.padStart(4, "0")}:${b?.padStart(4, "0")}:0000:0000:0000:abcd`;
+    expect((await call("POST", OPTIONS, { ip: longHand, body: {} })).status).toBe(429);
+
+    const neighbour = `2001:db8:${a}:${(Number.parseInt(b ?? "0", 16) ^ 1).toString(16)}::1`;
+    expect((await call("POST", OPTIONS, { ip: neighbour, body: {} })).status).toBe(200);
+  });
+
+  it("counts IPv4 addresses one by one, and an IPv4-mapped IPv6 address as its IPv4 address", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const ip = freshIPv4();
+    expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(200);
+    expect((await call("POST", OPTIONS, { ip: `::ffff:${ip}`, body: {} })).status).toBe(429);
+    const [a, b, c, d] = ip.split(".").map(Number);
+    expect((await call("POST", OPTIONS, { ip: `${a}.${b}.${c}.${(d ?? 0) + 1}`, body: {} })).status).toBe(200);
+  });
+
+  it("puts requests without a usable CF-Connecting-IP into one shared bucket", async () => {
+    // A long window keeps this test's own entries counted whatever else uses the bucket.
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "2", RATE_LIMIT_WINDOW_SECONDS: "86400" });
+    let allowed = 0;
+    while ((await call("POST", OPTIONS, { body: {} })).status === 200) {
+      allowed++;
+      expect(allowed).toBeLessThanOrEqual(2);
+    }
+    expect((await call("POST", OPTIONS, { body: {}, ip: "not-an-address" })).status).toBe(429);
+    expect((await call("POST", OPTIONS, { body: {}, ip: "" })).status).toBe(429);
+    expect((await call("POST", OPTIONS, { body: {}, ip: freshIPv4() })).status).toBe(200);
+  });
+});
+
+describe("route groups", () => {
+  it("gives verify calls their own, stricter budget, apart from options and the rest of the API", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "5", RATE_LIMIT_VERIFY_REQUESTS: "2" });
+    const ip = freshIPv4();
+    for (let i = 0; i < 2; i++) {
+      const verify = await call("POST", VERIFY, { ip, body: {} });
+      expect(verify.status).toBe(400); // refused by validation, but counted
+      expect(verify.headers.get("RateLimit-Policy")).toBe('"verify";q=2;w=60');
+    }
+    const third = await call("POST", "/api/v1/registration/verify", { ip, body: {} });
+    expect(third.status).toBe(429);
+    expect(third.headers.get("RateLimit")).toMatch(/^"verify";r=0;t=\d+$/);
+
+    const options = await call("POST", OPTIONS, { ip, body: {} });
+    expect(options.status).toBe(200);
+    expect(options.headers.get("RateLimit")).toMatch(/^"options";r=4;t=\d+$/);
+    const other = await call("GET", "/api/v1/no-such-route", { ip });
+    expect(other.status).toBe(404);
+    expect(other.headers.get("RateLimit-Policy")).toBe('"api";q=5;w=60');
+  });
+
+  it("never limits or counts the health check and /.well-known", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const ip = freshIPv4();
+    for (let i = 0; i < 3; i++) {
+      const health = await call("GET", "/api/v1/health", { ip });
+      expect(health.status).toBe(200);
+      expect(health.headers.get("RateLimit")).toBeNull();
+      expect((await call("GET", "/.well-known/jwks.json", { ip })).status).toBe(200);
+    }
+    expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(200);
+  });
+
+  it("refuses before any ceremony work: a refused verify leaves its challenge usable", async () => {
+    const user = await signUp();
+    const call = workerWithEnv({ RATE_LIMIT_VERIFY_REQUESTS: "1" });
+    const ip = freshIPv4();
+    const options = await call("POST", OPTIONS, { ip, body: { username: user.username } });
+    const credential = await user.authenticator.assert(options.body.data, { origin: ORIGIN });
+
+    expect((await call("POST", VERIFY, { ip, body: {} })).status).toBe(400);
+    expect((await call("POST", VERIFY, { ip, body: { credential } })).status).toBe(429);
+
+    await letTimePass(ip, 60);
+    const verified = await call("POST", VERIFY, { ip, body: { credential } });
+    expect(verified.status).toBe(200);
+    expect(verified.body.data.userId).toBe(user.userId);
+  });
+});
+
+describe("audit and storage", () => {
+  it("records a rate_limited security event naming the group and the client's /64", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const prefix = freshIPv6Prefix();
+    await call("POST", OPTIONS, { ip: `${prefix}::7`, body: {} });
+    expect(records().some((r) => r.event === "rate_limited")).toBe(false);
+    await call("POST", OPTIONS, { ip: `${prefix}::8`, body: {} });
+    const event = records().find((r) => r.event === "rate_limited");
+    expect(event).toMatchObject({
+      type: "security_event",
+      outcome: "failure",
+      reason: "options",
+      client: clientKey(`${prefix}::8`),
+      level: "warn",
+    });
+    expect(String(event?.client)).toMatch(/^ip6:2001:db8:[0-9a-f]+:[0-9a-f]+::\/64$/);
+  });
+
+  it("forgets a client that went quiet: the cleanup alarm leaves no storage behind", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "5" });
+    const ip = freshIPv4();
+    await call("POST", OPTIONS, { ip, body: {} });
+    const stub = limiterOf(ip);
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).not.toBeNull();
+
+    await letTimePass(ip, 60);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const tables = await runInDurableObject(stub, (_i, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'hits'").toArray(),
+    );
+    expect(tables).toEqual([]);
+
+    const again = await call("POST", OPTIONS, { ip, body: {} });
+    expect(again.status).toBe(200);
+    expect(again.headers.get("RateLimit")).toMatch(/^"options";r=4;/);
+    await letTimePass(ip, 60);
+    await runDurableObjectAlarm(stub);
+  });
+});
+
+describe("limiter faults", () => {
+  // A namespace of another Durable Object class: every `hit` fails with a real RPC error.
+  const broken = { RATE_LIMITER: env.CHALLENGES };
+
+  it("fail-closed (the default): answers 503 with Retry-After, does not run the route, and logs the fault", async () => {
+    expect(env.RATE_LIMIT_ON_ERROR).toBe("closed");
+    const call = workerWithEnv(broken);
+    const response = await call("POST", OPTIONS, { ip: freshIPv4(), body: {} });
+    expect(response.status).toBe(503);
+    expect(response.body).toMatchObject({ status: "error", error: { code: "SERVICE_UNAVAILABLE" } });
+    expect(response.headers.get("Retry-After")).toBe("5");
+    expect(response.headers.get("RateLimit")).toBeNull();
+
+    const all = records();
+    expect(all).toContainEqual(
+      expect.objectContaining({ type: "rate_limiter_fault", level: "error", failMode: "closed" }),
+    );
+    expect(all).toContainEqual(
+      expect.objectContaining({ type: "security_event", event: "rate_limiter_fault", reason: "fail_closed" }),
+    );
+  });
+
+  it("fail-closed also covers a missing binding", async () => {
+    const call = workerWithEnv({ RATE_LIMITER: undefined });
+    const response = await call("POST", OPTIONS, { ip: freshIPv4(), body: {} });
+    expect(response.status).toBe(503);
+    expect(records()).toContainEqual(expect.objectContaining({ event: "rate_limiter_fault", reason: "fail_closed" }));
+  });
+
+  it("fail-open: lets the request through, and still logs the fault", async () => {
+    const call = workerWithEnv({ ...broken, RATE_LIMIT_ON_ERROR: "open" });
+    const response = await call("POST", OPTIONS, { ip: freshIPv4(), body: {} });
+    expect(response.status).toBe(200);
+    expect(typeof response.body.data.challenge).toBe("string");
+    expect(response.headers.get("RateLimit")).toBeNull();
+
+    const all = records();
+    expect(all).toContainEqual(
+      expect.objectContaining({ type: "rate_limiter_fault", level: "error", failMode: "open" }),
+    );
+    expect(all).toContainEqual(
+      expect.objectContaining({ type: "security_event", event: "rate_limiter_fault", reason: "fail_open" }),
+    );
+  });
+
+  it("refuses a fail mode it does not know, naming the variable", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_ON_ERROR: "maybe" });
+    const response = await call("POST", OPTIONS, { ip: freshIPv4(), body: {} });
+    expect(response.status).toBe(500);
+    expect(response.body.error).toMatchObject({
+      code: "CONFIGURATION_ERROR",
+      details: { variables: ["RATE_LIMIT_ON_ERROR"] },
+    });
+  });
+});
+
+describe("client keys", () => {
+  it.each([
+    ["203.0.113.9", "ip4:203.0.113.9"],
+    ["::ffff:203.0.113.9", "ip4:203.0.113.9"],
+    ["2001:db8:1:2:3:4:5:6", "ip6:2001:db8:1:2::/64"],
+    ["2001:DB8:0001:0002::", "ip6:2001:db8:1:2::/64"],
+    [" 2001:db8::1 ", "ip6:2001:db8::/64"],
+    [undefined, "unknown"],
+    ["", "unknown"],
+    ["203.0.113.300", "unknown"],
+    ["localhost", "unknown"],
+    ["2001:db8::1::2", "unknown"],
+  ])("%s → %s", (header, key) => {
+    expect(clientKey(header)).toBe(key);
+  });
+});
