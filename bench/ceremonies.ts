@@ -4,7 +4,7 @@ import type {
   PublicKeyCredentialCreationOptionsJSON,
   PublicKeyCredentialRequestOptionsJSON,
 } from "@simplewebauthn/server";
-import { parseRoundTrips, type RoundTrips } from "../src/observability/storage-round-trips";
+import { parseRoundTrips, type RoundTrips } from "../src/observability/round-trip-header";
 import { SoftAuthenticator } from "../test/authenticator/soft-authenticator";
 
 export const endpoints = [
@@ -41,6 +41,12 @@ export class CeremonyError extends Error {
   }
 }
 
+/**
+ * No single call may hold a worker longer than this (the slowest full-run calls take well under
+ * a second); a call that runs out counts as a failed ceremony, and the run exits non-zero.
+ */
+export const CALL_TIMEOUT_MS = 15_000;
+
 async function call<T>(
   target: Target,
   endpoint: Endpoint,
@@ -53,6 +59,7 @@ async function call<T>(
   let status = 0;
   let json: { data?: T; error?: { code: string } } | undefined;
   let roundTrips: CallRecord["roundTrips"] = null;
+  let failure = "";
   try {
     const response = await fetch(`${target.url}/api/v1/${endpoint}`, {
       method: "POST",
@@ -67,16 +74,21 @@ async function call<T>(
         "accept-encoding": "identity",
       },
       body: JSON.stringify(body),
+      // Covers reading the body too.
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
     });
     status = response.status;
     roundTrips = parseRoundTrips(response.headers.get("server-timing"));
     json = (await response.json()) as typeof json;
-  } catch {
-    // network error or a non-JSON answer: status stays as read (0 if none)
+  } catch (error) {
+    // A network error, a timeout or a non-JSON answer: status stays as read (0 if none).
+    failure = (error as Error).name === "TimeoutError" ? `timed out after ${CALL_TIMEOUT_MS / 1000}s` : "";
   }
   const ok = status === expectStatus && json?.data !== undefined;
   calls.push({ endpoint, ms: performance.now() - started, ok, status, roundTrips });
-  if (!ok) throw new CeremonyError(calls, `${endpoint}: HTTP ${status} ${json?.error?.code ?? ""}`.trim());
+  if (!ok) {
+    throw new CeremonyError(calls, `${endpoint}: ${failure || `HTTP ${status} ${json?.error?.code ?? ""}`.trim()}`);
+  }
   return json?.data as T;
 }
 

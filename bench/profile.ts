@@ -19,15 +19,24 @@ export type ProfileSummary = {
 
 /** Connects to the inspector, profiles while `run` runs, and returns the profile. */
 export async function profileWhile(inspectorPort: number, run: () => Promise<void>): Promise<CapturedProfile> {
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
+  const listing = await fetch(`http://127.0.0.1:${inspectorPort}/json`, { signal: AbortSignal.timeout(5_000) });
+  const targets = (await listing.json()) as {
     webSocketDebuggerUrl: string;
   }[];
   const url = targets[0]?.webSocketDebuggerUrl;
   if (!url) throw new Error("no inspector target");
   // The inspector proxy refuses a WebSocket without an Origin; Node's WebSocket takes headers here.
   const socket = new WebSocket(url, { headers: { origin: "http://127.0.0.1" } } as unknown as string[]);
-  await new Promise((resolve, reject) => {
-    socket.addEventListener("open", resolve, { once: true });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("inspector connection timed out")), 5_000);
+    socket.addEventListener(
+      "open",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
     socket.addEventListener("error", () => reject(new Error("inspector connection failed")), { once: true });
   });
   let nextId = 0;
@@ -36,10 +45,19 @@ export async function profileWhile(inspectorPort: number, run: () => Promise<voi
     const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
     if (message.id !== undefined) waiting.get(message.id)?.(message.result);
   });
+  // Stopping the profiler serialises the whole profile: give it time, but not forever.
   const send = <T>(method: string, params: Record<string, unknown> = {}) =>
-    new Promise<T>((resolve) => {
+    new Promise<T>((resolve, reject) => {
       const id = ++nextId;
-      waiting.set(id, resolve as (result: unknown) => void);
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`inspector: no answer to ${method} within 30s`));
+      }, 30_000);
+      waiting.set(id, (result) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        resolve(result as T);
+      });
       socket.send(JSON.stringify({ id, method, params }));
     });
   try {

@@ -4,6 +4,8 @@
 //   requests on one thread, so this is also the ceiling of the local server);
 // - what one storage call costs locally (Durable Object RPC, a new Durable Object, D1 read, D1 write);
 // - the wrangler dev floor: requests per second an empty Worker gets through the dev stack.
+// Its requests go to /api/…, which its assets block (like ours) routes to the Worker: the same
+// path through the assets router that every request to our API takes.
 import { join } from "node:path";
 import type { CallRecord } from "./ceremonies";
 import { type LatencySummary, runLoad, summarize } from "./load";
@@ -50,6 +52,10 @@ const storageCalls = [
 ] as const;
 
 const WORKER = "workerd (Worker)";
+/** A probe does at most 100,000 calls, grown to about minMs of work: seconds, never this long. */
+const PROBE_TIMEOUT_MS = 60_000;
+/** One empty request of the floor run. */
+const FLOOR_REQUEST_TIMEOUT_MS = 10_000;
 
 export async function measureReferencePoints(
   workDir: string,
@@ -60,12 +66,15 @@ export async function measureReferencePoints(
     config: join("bench", "reference-worker", "wrangler.toml"),
     workDir,
     stateDir,
+    readyPath: "/api/probe",
   });
   try {
     const time = async (query: string) => {
       const cpuBefore = server.cpuMs()[WORKER] ?? 0;
       const started = performance.now();
-      const response = await fetch(`${server.url}/?${query}`);
+      const response = await fetch(`${server.url}/api/probe?${query}`, {
+        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      });
       const text = await response.text();
       if (!response.ok) throw new Error(`reference worker: ${text}`);
       return { ms: performance.now() - started, cpuMs: (server.cpuMs()[WORKER] ?? 0) - cpuBefore };
@@ -127,10 +136,17 @@ async function floor(server: RunningServer, concurrency: number, seconds: number
     { concurrency, maxCeremonies: 1_000_000, maxSeconds: seconds },
     async (): Promise<CallRecord[]> => {
       const started = performance.now();
-      const response = await fetch(`${server.url}/`, { headers: { "accept-encoding": "identity" } });
-      await response.arrayBuffer();
-      const ms = performance.now() - started;
-      return [{ endpoint: "empty", ms, ok: response.ok, status: response.status, roundTrips: null }];
+      try {
+        const response = await fetch(`${server.url}/api/empty`, {
+          headers: { "accept-encoding": "identity" },
+          signal: AbortSignal.timeout(FLOOR_REQUEST_TIMEOUT_MS),
+        });
+        await response.arrayBuffer();
+        const ms = performance.now() - started;
+        return [{ endpoint: "empty", ms, ok: response.ok, status: response.status, roundTrips: null }];
+      } catch {
+        return [{ endpoint: "empty", ms: performance.now() - started, ok: false, status: 0, roundTrips: null }];
+      }
     },
   );
   const after = server.cpuMs();

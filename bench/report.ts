@@ -1,6 +1,6 @@
 // Turns a run's measurements into the tables `npm run bench` prints (Markdown, so the same
 // text goes into .bench/report.md and BENCHMARKS.md).
-import type { RoundTripKind, RoundTrips } from "../src/observability/storage-round-trips";
+import type { RoundTripKind, RoundTrips } from "../src/observability/round-trip-header";
 import type { LatencySummary } from "./load";
 import type { ProfileSummary } from "./profile";
 import type { CryptoLimit, DevServerFloor, StorageCallCost } from "./reference-points";

@@ -7,12 +7,16 @@
 //   npm run bench -- --disk-state  keep local D1/Durable Object state on disk instead of /dev/shm
 //   npm run bench -- --profile     also CPU-profile the Worker (.bench/worker-*.cpuprofile)
 //
+// Every request has a timeout, and a watchdog ends the run (exit code 124) after 300 s, 360 s with
+// --profile, 75 s with --smoke; BENCH_WATCHDOG_SECONDS sets another limit. However it ends, it
+// stops every process group it started (wrangler, workerd, esbuild, the baseline).
+//
 // Figures are printed (Markdown) and written to .bench/results.json and .bench/report.md.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { generateSecrets } from "../scripts/secrets.mjs";
-import { type RoundTripKind, type RoundTrips, roundTripKinds } from "../src/observability/storage-round-trips";
+import { type RoundTripKind, type RoundTrips, roundTripKinds } from "../src/observability/round-trip-header";
 import type { SoftAuthenticator } from "../test/authenticator/soft-authenticator";
 import {
   authenticate,
@@ -29,7 +33,15 @@ import { type LoadBudget, type LoadResult, runLoad, summarize } from "./load";
 import { profileWhile, summarizeProfile } from "./profile";
 import { measureReferencePoints } from "./reference-points";
 import { type BenchResults, type PhaseResult, type RoundTripRow, renderReport, type Scenario } from "./report";
-import { freePort, type RunningServer, startBaseline, startWranglerDev } from "./servers";
+import {
+  freePort,
+  killEverythingNow,
+  type RunningServer,
+  shutDown,
+  startBaseline,
+  startWranglerDev,
+  stopEverything,
+} from "./servers";
 
 const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
 const profiling = process.argv.includes("--profile");
@@ -70,16 +82,40 @@ const loadAverage = () =>
     .map((l) => l.toFixed(2))
     .join(" ");
 
-const servers: RunningServer[] = [];
 async function stopAll() {
-  await Promise.allSettled(servers.splice(0).map((s) => s.stop()));
+  await stopEverything();
   rmSync(stateRoot, { recursive: true, force: true });
 }
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    void stopAll().finally(() => process.exit(130));
-  });
+
+/** Stops every server, then exits; once only (a second signal or the watchdog during shutdown changes nothing). */
+let abandoning = false;
+function abandon(exitCode: number, why: string) {
+  if (abandoning) return;
+  abandoning = true;
+  say(`${why}; stopping the servers`);
+  // If stopping itself hangs, the exit hook below still SIGKILLs every process group.
+  setTimeout(() => process.exit(exitCode), 20_000).unref();
+  void shutDown()
+    .then(() => rmSync(stateRoot, { recursive: true, force: true }))
+    .finally(() => process.exit(exitCode));
 }
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+  ["SIGHUP", 129],
+] as const) {
+  process.on(signal, () => abandon(code, signal));
+}
+// Whatever way the process ends, no workerd, wrangler or baseline it started outlives it.
+process.on("exit", killEverythingNow);
+
+// Every request has its own timeout; this bounds the run as a whole, whatever hangs. Not unref'd:
+// it keeps the process alive, so a run stuck on a promise nothing will settle fails instead of
+// exiting quietly with no report.
+const watchdogSeconds = Number(process.env.BENCH_WATCHDOG_SECONDS) || (smoke ? 75 : profiling ? 360 : 300);
+const watchdog = setTimeout(() => {
+  abandon(124, `watchdog: the run is still going after ${watchdogSeconds}s (BENCH_WATCHDOG_SECONDS raises the limit)`);
+}, watchdogSeconds * 1000);
 
 type Server = { target: Target; server: RunningServer };
 const serverOf = (name: string, server: RunningServer): Server => ({
@@ -287,7 +323,6 @@ async function main() {
         BENCH_INSTRUMENTATION: instrumented ? "true" : "false",
       },
     });
-    servers.push(server);
     return server;
   };
   const instrumented = serverOf("worker-instrumented", await startWorker("worker-instrumented", true));
@@ -298,7 +333,6 @@ async function main() {
   // Timings come from a Worker with the production setting (instrumentation off).
   const worker = serverOf("worker", await startWorker("worker", false));
   const baselineServer = await startBaseline(join(OUT, "baseline"));
-  servers.push(baselineServer);
   const targets = [worker, serverOf("baseline", baselineServer)];
 
   const users = new Map<string, BenchUser[]>();
@@ -452,7 +486,16 @@ async function main() {
 
 main()
   .catch((error: unknown) => {
-    console.error(error);
+    // Once abandoned, what fails is the shutdown's own doing.
+    if (!abandoning) console.error(error);
     process.exitCode = 1;
   })
-  .finally(stopAll);
+  .finally(async () => {
+    await stopAll();
+    clearTimeout(watchdog);
+    // Nothing should be left to keep the process alive; if something is, do not wait for it.
+    setTimeout(() => {
+      say("something still holds the process open after the run; exiting");
+      process.exit();
+    }, 10_000).unref();
+  });

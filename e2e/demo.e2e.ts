@@ -7,6 +7,7 @@ import { launchChromium } from "./support/chromium.mjs";
 import { Demo, uniqueUsername } from "./support/demo";
 
 const origin = inject("origin");
+const adminKey = inject("adminKey");
 let browser: Browser;
 let demo: Demo | undefined;
 
@@ -17,12 +18,25 @@ afterAll(async () => {
   await browser?.close();
 });
 afterEach(() => {
-  // No CSP or Trusted Types violation and no uncaught error in any test.
-  expect(demo?.problems ?? []).toEqual([]);
+  const problems = demo?.problems ?? [];
   demo = undefined;
+  // No CSP or Trusted Types violation and no uncaught error in any test.
+  expect(problems).toEqual([]);
 });
 
-async function open(options?: { autofill?: boolean }) {
+/** The account stored under this name, as an operator sees it through the admin API (or null). */
+async function storedAccount(username: string) {
+  const response = await fetch(`${origin}/api/v1/admin/users?prefix=${encodeURIComponent(username)}`, {
+    headers: { authorization: `Bearer ${adminKey}` },
+  });
+  const body = (await response.json()) as {
+    data: { users: { id: string; username: string; passkeyCount: number }[] };
+  };
+  if (!response.ok) throw new Error(`admin API answered ${response.status}`);
+  return body.data.users.find((user) => user.username === username) ?? null;
+}
+
+async function open(options?: Parameters<typeof Demo.open>[2]) {
   demo = await Demo.open(browser, origin, options);
   return demo;
 }
@@ -67,7 +81,7 @@ describe("accounts", () => {
     await page.noticeMatching(/Account created/);
     await expect(page.page.textContent("#account-name")).resolves.toBe(username);
     await expect(page.passkeyNames()).resolves.toHaveLength(1);
-    await expect(page.page.textContent("#passkeys .dates")).resolves.toMatch(/^Created .+ · never used$/);
+    await expect(page.page.textContent("#passkeys .dates")).resolves.toMatch(/^Created .+ · not used to sign in yet$/);
     const [credential, ...others] = await page.credentialsOn();
     expect(others).toEqual([]);
     expect(credential?.isResidentCredential).toBe(true);
@@ -102,6 +116,16 @@ describe("accounts", () => {
     const message = await page.noticeMatching(/no passkey for/);
     expect(message).toContain(username);
     await expect(page.page.isVisible("#signed-out")).resolves.toBe(true);
+
+    // A real account whose owner cancels the prompt reads exactly the same, name aside.
+    const known = uniqueUsername("known");
+    await page.signUp(known);
+    await page.signOut();
+    await page.cdp.send("WebAuthn.setUserVerified", { authenticatorId: page.authenticatorId, isUserVerified: false });
+    await page.page.fill("#username", known);
+    await page.page.click("#sign-in");
+    const knownMessage = await page.noticeMatching(/no passkey for/);
+    expect(knownMessage.replace(known, "NAME")).toBe(message.replace(username, "NAME"));
   });
 
   test("a cancelled prompt shows an error and leaves no account behind", async () => {
@@ -117,17 +141,14 @@ describe("accounts", () => {
     await page.screenshot("05-cancelled");
 
     expect(await page.credentialsOn()).toEqual([]);
-    // The name is still free: anyone may start a sign-up for it without a token.
-    const free = await page.api("POST", "/api/v1/registration/challenge", { username });
-    expect(free.status).toBe(200);
+    // The operator's view: no account under that name.
+    expect(await storedAccount(username)).toBeNull();
 
     // The same check once the account exists (so the check above could have failed).
     await page.cdp.send("WebAuthn.setUserVerified", { authenticatorId: page.authenticatorId, isUserVerified: true });
     await page.page.click("#sign-up");
     await page.signedIn();
-    const taken = await page.api("POST", "/api/v1/registration/challenge", { username });
-    expect(taken.status).toBe(409);
-    expect(taken.body.error?.code).toBe("USERNAME_TAKEN");
+    expect(await storedAccount(username)).toMatchObject({ username, passkeyCount: 1 });
   });
 
   test("deleting the account signs out and frees the username", async () => {
@@ -171,6 +192,61 @@ describe("usernameless sign-in", () => {
     ).resolves.toEqual(["conditional"]);
   });
 
+  test("backs off, never loops, while the server cannot start a sign-in", async () => {
+    let challenges = 0;
+    const page = await open({
+      autofill: true,
+      beforeLoad: (context) =>
+        context.route("**/api/v1/authentication/challenge", (route) => {
+          challenges += 1;
+          return route.fulfill({
+            status: 503,
+            contentType: "application/json",
+            body: JSON.stringify({
+              status: "error",
+              error: { code: "SERVICE_UNAVAILABLE", message: "Request limits cannot be checked right now" },
+              timestamp: new Date().toISOString(),
+            }),
+          });
+        }),
+    });
+    // Three seconds of an unavailable server: the first offer and at most one retry (after 2 s),
+    // where a loop would have sent hundreds. Counts, not timings, are what is checked.
+    await page.page.waitForTimeout(3_000);
+    expect(challenges).toBeGreaterThanOrEqual(1);
+    expect(challenges).toBeLessThanOrEqual(2);
+    // The page says what is wrong and stays usable.
+    await page.noticeMatching(/cannot handle this right now/);
+    await expect(page.page.isEnabled("#sign-in")).resolves.toBe(true);
+  });
+
+  test("offers passkeys again after the server refuses one, without looping", async () => {
+    const page = await open({ autofill: true });
+    await page.signUp(uniqueUsername("refused"));
+    // From here the server refuses every passkey (as it would one removed elsewhere), and the
+    // virtual authenticator picks its passkey again as soon as autofill offers it.
+    let verifies = 0;
+    await page.context.route("**/api/v1/authentication/verify", (route) => {
+      verifies += 1;
+      return route.fulfill({
+        status: 401,
+        contentType: "application/json",
+        body: JSON.stringify({
+          status: "error",
+          error: { code: "AUTHENTICATION_FAILED", message: "Authentication failed" },
+          timestamp: new Date().toISOString(),
+        }),
+      });
+    });
+    await page.signOut();
+    await page.noticeMatching(/not accepted/);
+    // It offers again (after 2 s), then waits longer: two or three picks in four seconds, not hundreds.
+    await page.page.waitForTimeout(4_000);
+    expect(verifies).toBeGreaterThanOrEqual(2);
+    expect(verifies).toBeLessThanOrEqual(3);
+    await expect(page.page.isVisible("#signed-out")).resolves.toBe(true);
+  });
+
   test("with the passkey button (modal, discoverable credential)", async () => {
     const page = await open();
     const username = uniqueUsername("button");
@@ -189,6 +265,62 @@ describe("usernameless sign-in", () => {
 });
 
 describe("managing passkeys", () => {
+  test("removing the passkey of the current session signs out, and that passkey no longer works", async () => {
+    const page = await open();
+    const username = uniqueUsername("current");
+    const account = (await page.signUp(username)) as Account;
+    await page.plugInSecurityKey();
+    await page.page.click("#add-passkey");
+    await page.noticeMatching(/Passkey added/);
+
+    await page.row("Current session").locator(".remove-button").click();
+    await page.noticeMatching(/signed out now/);
+    await expect(page.page.isVisible("#signed-out")).resolves.toBe(true);
+    // The session token spoke for the removed passkey: the server refuses it too.
+    const me = await page.api("GET", "/api/v1/me", undefined, account.token);
+    expect(me.status).toBe(401);
+    expect(await storedAccount(username)).toMatchObject({ passkeyCount: 1 });
+  });
+
+  test("fits a phone's screen", async () => {
+    const page = await open({ viewport: { width: 375, height: 740 } });
+    // Long names without a space or hyphen to break at.
+    await page.signUp(uniqueUsername("averyveryverylongusernameonaphone"));
+    await page.plugInSecurityKey();
+    await page.page.click("#add-passkey");
+    await page.noticeMatching(/Passkey added/);
+    const row = page.page.locator("#passkeys .passkey").last();
+    await row.locator(".rename-button").click();
+    // While renaming, the row's own buttons are hidden: nothing covers Save and Cancel.
+    await expect(row.locator(".rename-button").isVisible()).resolves.toBe(false);
+    await expect(row.locator(".remove-button").isVisible()).resolves.toBe(false);
+    await row.locator("input[name=name]").fill("MyVeryOwnHardwareSecurityKeyFromTheTopDrawerOfMyDesk");
+    await page.screenshot("11-phone-renaming");
+    await row.locator("button[type=submit]").click();
+    await page.noticeMatching(/Passkey renamed/);
+
+    // Nothing overflows the viewport; the buttons and the badge keep their words on one line.
+    const overflow = await page.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    const linesOfText = (selector: string) =>
+      page.page
+        .locator(selector)
+        .first()
+        .evaluate((node) => {
+          const text = document.createRange();
+          text.selectNodeContents(node);
+          return new Set([...text.getClientRects()].map((line) => Math.round(line.top))).size;
+        });
+    for (const selector of ["#sign-out", ".badge", ".rename-button", ".remove-button"]) {
+      expect(await linesOfText(selector), selector).toBe(1);
+    }
+    await page.screenshot("12-phone");
+
+    await row.locator(".rename-button").click();
+    await row.locator(".cancel").click();
+    await expect(row.locator(".rename-button").isVisible()).resolves.toBe(true);
+  });
+
   test("add a second passkey, rename one and remove one", async () => {
     const page = await open();
     const username = uniqueUsername("keys");
@@ -211,11 +343,18 @@ describe("managing passkeys", () => {
       .filter({ hasNot: page.page.locator(".badge", { hasText: "Current session" }) });
     await added.locator(".rename-button").click();
     await page.screenshot("07-renaming");
+    // A name of spaces only is no name: the page asks for one and keeps the form open.
+    await added.locator("input[name=name]").fill("   ");
+    await added.locator("button[type=submit]").click();
+    await page.noticeMatching(/Give the passkey a name/);
+    await expect(added.locator("input[name=name]").isVisible()).resolves.toBe(true);
     await added.locator("input[name=name]").fill("Blue security key");
     await added.locator("button[type=submit]").click();
     await page.noticeMatching(/Passkey renamed/);
     await expect(page.passkeyNames()).resolves.toContain("Blue security key");
     await page.screenshot("08-renamed");
+    // docs/images/demo.png is a copy of this one.
+    await page.screenshot("demo-card", { cropToApp: true });
     const listed = await page.api<{ credentials: { id: string; name: string }[] }>(
       "GET",
       "/api/v1/credentials",
@@ -252,10 +391,10 @@ describe("managing passkeys", () => {
 });
 
 describe("the signature counter", () => {
-  test("moves with every signature, and the server reports what the authenticator counted", async () => {
+  test("moves with every signature, is stored by the server, and a step back is refused", async () => {
     const page = await open();
     const username = uniqueUsername("counter");
-    await page.signUp(username);
+    const account = (await page.signUp(username)) as Account;
     let previous = (await page.credentialsOn())[0]?.signCount ?? 0;
 
     for (let round = 0; round < 2; round += 1) {
@@ -266,5 +405,33 @@ describe("the signature counter", () => {
       expect(session.signCount).toBe(credential?.signCount);
       previous = session.signCount;
     }
+
+    // A copy of the passkey whose counter is behind (as a cloned authenticator's would be): its
+    // next signature carries previous - 1, more than the counter at sign-up, less than the last
+    // sign-in's. Only a server that stored the counter of each sign-in can tell, and must refuse.
+    const [credential] = await page.credentialsOn();
+    if (!credential) throw new Error("no passkey on the authenticator");
+    await page.cdp.send("WebAuthn.removeCredential", {
+      authenticatorId: page.authenticatorId,
+      credentialId: credential.credentialId,
+    });
+    await page.cdp.send("WebAuthn.addCredential", {
+      authenticatorId: page.authenticatorId,
+      credential: { ...credential, signCount: previous - 2 },
+    });
+    expect(previous - 2).toBeGreaterThanOrEqual(0);
+    await page.signOut();
+    await page.page.fill("#username", username);
+    const refused = page.page.waitForResponse((response) => response.url().endsWith("/api/v1/authentication/verify"));
+    await page.page.click("#sign-in");
+    expect((await refused).status()).toBe(401);
+    await page.noticeMatching(/not accepted/);
+    await expect(page.page.isVisible("#signed-out")).resolves.toBe(true);
+    // …and the passkey is flagged for its owner to see.
+    const listed = await fetch(`${origin}/api/v1/admin/users/${account.userId}`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    const detail = (await listed.json()) as { data: { credentials: { flag: string | null }[] } };
+    expect(detail.data.credentials.map((passkey) => passkey.flag)).toEqual(["clone_suspected"]);
   });
 });

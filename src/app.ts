@@ -27,7 +27,10 @@ import { wellKnownRoutes } from "./routes/well-known";
 
 export const app = new Hono<AppEnv>();
 
-app.use(requestId());
+// Always our own id: a caller's could repeat another request's and muddle the audit trail.
+// (limitLength 0 makes Hono's middleware replace any incoming id; the request log keeps a
+// well-formed caller id as clientRequestId for correlation.)
+app.use(requestId({ limitLength: 0 }));
 app.use(requestLog);
 // Before configuration, so even a CONFIGURATION_ERROR answer carries the security headers.
 app.use(securityHeaders);
@@ -42,6 +45,8 @@ app.use("/attestation/*", conformanceSurface);
 app.use("/assertion/*", conformanceSurface);
 // After CORS so browsers can read a 429; before any body is read or ceremony work is done.
 app.use(rateLimit);
+// The admin key before any body is read: a metadata load may send megabytes (src/middleware/json-body.ts).
+app.use("/api/v1/admin/*", adminAuth);
 app.use(jsonBody);
 
 app.route("/api/v1/health", healthRoutes);
@@ -50,18 +55,17 @@ app.route("/api/v1/registration", registrationRoutes);
 app.use("/api/v1/authentication/*", ceremonyPorts);
 app.route("/api/v1/authentication", authenticationRoutes);
 app.route("/.well-known", wellKnownRoutes);
-app.use("/api/v1/admin/metadata/*", adminAuth);
+// The admin API (docs/api-management.md): one gate (adminAuth, above) for everything under
+// /api/v1/admin, so a route added there later is an operator's route by default.
+app.use("/api/v1/admin/*", ceremonyPorts);
 app.route("/api/v1/admin/metadata", metadataRoutes);
-// Self-service with the session token, and the admin API (docs/api-management.md). The admin
-// key is checked before any key material is loaded for the request.
+app.route("/api/v1/admin/users", adminUserRoutes);
+app.route("/api/v1/admin/credentials", adminCredentialRoutes);
+// Self-service with the session token (docs/api-management.md).
 app.use("/api/v1/credentials/*", ceremonyPorts, signedIn);
 app.route("/api/v1/credentials", credentialRoutes);
 app.use("/api/v1/me/*", ceremonyPorts, signedIn);
 app.route("/api/v1/me", accountRoutes);
-app.use("/api/v1/admin/users/*", adminAuth, ceremonyPorts);
-app.route("/api/v1/admin/users", adminUserRoutes);
-app.use("/api/v1/admin/credentials/*", adminAuth, ceremonyPorts);
-app.route("/api/v1/admin/credentials", adminCredentialRoutes);
 app.use("/attestation/*", ceremonyPorts);
 app.use("/assertion/*", ceremonyPorts);
 app.route("/", conformanceRoutes);

@@ -1,11 +1,16 @@
 import { app } from "./app";
 import { runCredentialIdRekeying } from "./jobs/credential-id-rekeying";
+import { runMetadataRefresh } from "./metadata/scheduled-refresh";
 
 export { ChallengeStore } from "./durable-objects/challenge-store";
 export { RateLimiter } from "./durable-objects/rate-limiter";
 
 export default {
   fetch: app.fetch,
-  // Cron trigger (wrangler.toml): finishes credential id key rotations; idle otherwise.
-  scheduled: (_controller, env, ctx) => ctx.waitUntil(runCredentialIdRekeying(env)),
+  // Cron trigger (wrangler.toml): finishes credential id key rotations and refreshes the FIDO
+  // MDS BLOB from MDS_URL when it is due; idle otherwise.
+  scheduled: (_controller, env, ctx) => {
+    ctx.waitUntil(runCredentialIdRekeying(env));
+    ctx.waitUntil(runMetadataRefresh(env));
+  },
 } satisfies ExportedHandler<Env>;

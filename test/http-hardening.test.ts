@@ -1,7 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { MAX_BODY_BYTES } from "../src/middleware/json-body";
+import { MAX_BODY_BYTES, MAX_METADATA_BODY_BYTES } from "../src/middleware/json-body";
 import { api, ORIGIN } from "./support/api";
+import { admin } from "./support/management";
 import { freshIPv4, workerWithEnv } from "./support/worker-with-env";
 
 /** Raw fetch through the Worker's entry point, for requests api() cannot make (streams, lying lengths). */
@@ -177,6 +178,71 @@ describe("request bodies", () => {
     expect(response.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
   });
 
+  it.each([
+    ["a PUT (the admin API's metadata load, with the admin key)", "PUT", "/api/v1/admin/metadata", admin],
+    ["a PATCH", "PATCH", "/api/v1/me", {}],
+    ["a DELETE that carries a body", "DELETE", "/api/v1/me", {}],
+  ])("refuses %s with a non-JSON body as 415 UNSUPPORTED_MEDIA_TYPE", async (_name, method, target, headers) => {
+    const response = await raw(target, {
+      method,
+      headers: { ...headers, "content-type": "text/plain" },
+      body: '{"blob":"a.b.c"}',
+    });
+    expect(response.status).toBe(415);
+    expect(response.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  it("does not ask a DELETE without a body for a Content-Type", async () => {
+    const response = await raw("/api/v1/me", { method: "DELETE" });
+    expect(response.status).toBe(401);
+    expect(response.body.error.code).toBe("UNAUTHORIZED");
+  });
+
+  it("reads a larger body only on a route that declares its own cap (the metadata load)", async () => {
+    // Over the default cap, far under the metadata load's: a validation error there, 413 elsewhere.
+    const body = JSON.stringify({ blob: "x".repeat(MAX_BODY_BYTES * 2) });
+    const headers = { ...admin, "content-type": "application/json" };
+    const metadata = await raw("/api/v1/admin/metadata", { method: "PUT", headers, body });
+    expect(metadata.status).toBe(400);
+    expect(metadata.body.error.code).toBe("VALIDATION_ERROR");
+
+    const elsewhere = await raw("/api/v1/admin/users/00000000-0000-4000-8000-000000000000", {
+      method: "PATCH",
+      headers,
+      body,
+    });
+    expect(elsewhere.status).toBe(413);
+    expect(elsewhere.body.error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("holds the metadata load to its own cap too", async () => {
+    const response = await raw("/api/v1/admin/metadata", {
+      method: "PUT",
+      headers: { ...admin, "content-type": "application/json", "content-length": String(MAX_METADATA_BODY_BYTES + 1) },
+      body: '{"blob":"a.b.c"}',
+    });
+    expect(response.status).toBe(413);
+    expect(response.body.error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("checks the admin key before it reads a metadata load's body", async () => {
+    // A body that never ends: reading it first would never answer.
+    const endless = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"blob":"'));
+      },
+    });
+    const request = new Request("http://localhost:8787/api/v1/admin/metadata", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: endless,
+      duplex: "half",
+    } as RequestInit);
+    const response = await exports.default.fetch(request);
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
+  });
+
   it("accepts JSON with a charset parameter", async () => {
     const response = await raw("/api/v1/authentication/challenge", {
       method: "POST",
@@ -214,10 +280,19 @@ describe("request ids", () => {
     expect(logged.map((r) => r.requestId)).toEqual(ids);
   });
 
-  it("keeps a well-formed caller id for correlation, and replaces one that could corrupt a log", async () => {
-    const kept = await api("GET", "/api/v1/health", undefined, { "x-request-id": "client-trace-42" });
-    expect(kept.headers.get("X-Request-Id")).toBe("client-trace-42");
-    const replaced = await api("GET", "/api/v1/health", undefined, { "x-request-id": 'a","level":"error' });
-    expect(replaced.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+  it("never adopts a caller's id (it could collide with another request's in the audit trail)", async () => {
+    const first = await api("GET", "/api/v1/health");
+    const victim = first.headers.get("X-Request-Id") ?? "";
+    const replay = await api("GET", "/api/v1/health", undefined, { "x-request-id": victim });
+    expect(replay.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(replay.headers.get("X-Request-Id")).not.toBe(victim);
+  });
+
+  it("logs a well-formed caller id beside ours for correlation, and drops one that could corrupt a log", async () => {
+    await api("GET", "/api/v1/health", undefined, { "x-request-id": "client-trace-42" });
+    await api("GET", "/api/v1/health", undefined, { "x-request-id": 'a","level":"error' });
+    const logged = lines.map((l) => JSON.parse(l)).filter((r) => r.type === "request");
+    expect(logged.map((r) => r.clientRequestId)).toEqual(["client-trace-42", undefined]);
+    for (const line of logged) expect(line.requestId).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -200,6 +200,22 @@ describe("audit and storage", () => {
     await letTimePass(ip, 60);
     await runDurableObjectAlarm(stub);
   });
+
+  it("schedules a new cleanup alarm when a forgotten client comes back", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "5" });
+    const ip = freshIPv4();
+    const stub = limiterOf(ip);
+    const alarm = () => runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+    await call("POST", OPTIONS, { ip, body: {} });
+    await letTimePass(ip, 60);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await alarm()).toBeNull();
+
+    await call("POST", OPTIONS, { ip, body: {} });
+    expect(await alarm()).toBeGreaterThan(Date.now());
+    await letTimePass(ip, 60);
+    await runDurableObjectAlarm(stub);
+  });
 });
 
 describe("limiter faults", () => {

@@ -1,7 +1,9 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, bearer, ORIGIN, registrationOptions, signIn, signUp, uniqueUsername } from "./support/api";
+import { expiredToken } from "./support/management";
 
 async function addPasskey(username: string, token: string, authenticator?: SoftAuthenticator) {
   const device = authenticator ?? (await SoftAuthenticator.create({ algorithm: "EdDSA" }));
@@ -25,6 +27,51 @@ describe("registration", () => {
     const response = await registrationOptions({ username: user.username });
     expect(response.status).toBe(409);
     expect(response.body.error.code).toBe("USERNAME_TAKEN");
+  });
+
+  it.each([
+    ["case", (name: string) => `Alice-${name}`, (name: string) => ` ALICE-${name.toUpperCase()} `],
+    ["composition", (name: string) => `\u00c5lice-${name}`, (name: string) => `A\u030alice-${name}`],
+    ["sharp s", (name: string) => `stra\u00dfe-${name}`, (name: string) => `STRASSE-${name}`],
+    [
+      // A medial σ typed at the end, and the capitals, whose lower case there is the final ς.
+      "sigma",
+      (name: string) => `${name}-\u03bf\u03b4\u03bf\u03c3`,
+      (name: string) => `${name}-\u039f\u0394\u039f\u03a3`,
+    ],
+  ])("treats two spellings that differ only by %s as one taken username", async (_case, first, second) => {
+    const suffix = uniqueUsername("n");
+    const user = await signUp(first(suffix));
+    const response = await registrationOptions({ username: second(suffix) });
+    expect(response.status).toBe(409);
+    expect(response.body.error.code).toBe("USERNAME_TAKEN");
+    // …and the owner reaches the account with either spelling.
+    const own = await registrationOptions({ username: second(suffix) }, bearer(user.token));
+    expect(own.status).toBe(200);
+    expect(own.body.data.user.id).toBe(user.userId);
+  });
+
+  it("refuses an expired registration challenge, before its alarm, and creates no account", async () => {
+    const username = uniqueUsername();
+    const options = await registrationOptions({ username });
+    const stub = env.CHALLENGES.get(env.CHALLENGES.idFromName(options.body.data.challenge));
+    await runInDurableObject(stub, (_instance, state) => {
+      const stored = state.storage.kv.get<{ expiresAt: number }>("state");
+      expect(stored).toBeDefined();
+      state.storage.kv.put("state", { ...stored, expiresAt: Date.now() - 1 });
+    });
+    const credential = await (await SoftAuthenticator.create()).register(options.body.data, { origin: ORIGIN });
+    const response = await api("POST", "/api/v1/registration/verify", { credential });
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe("INVALID_CHALLENGE");
+    expect(await countRows("SELECT count(*) AS n FROM users WHERE username = ?", username)).toBe(0);
+  });
+
+  it("refuses an expired session token for adding a passkey", async () => {
+    const user = await signUp();
+    const response = await registrationOptions({ username: user.username }, bearer(await expiredToken(user)));
+    expect(response.status).toBe(401);
+    expect(response.body.error.code).toBe("UNAUTHORIZED");
   });
 
   it("refuses another account's token for a taken username", async () => {

@@ -2,7 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
-import { api, signUp } from "./support/api";
+import { api, assertion, signUp } from "./support/api";
 
 const endpoints = [
   "/api/v1/registration/challenge",
@@ -43,13 +43,25 @@ describe("bad requests get a 4xx envelope, never a 500", () => {
     expect(response.body.error.code).toBe("VALIDATION_ERROR");
   });
 
-  it("refuses padded or standard base64 in binary fields", async () => {
+  it.each([
+    ["padded", (value: string) => `${value}==`],
+    ["standard base64", (value: string) => value.replace(/-/g, "+").replace(/_/g, "/")],
+  ])("refuses %s in a binary field of an otherwise valid assertion", async (_case, respell) => {
     const user = await signUp();
-    const credential = { id: "ab+/", rawId: "ab+/", type: "public-key", response: {}, clientExtensionResults: {} };
-    const response = await api("POST", "/api/v1/authentication/verify", { credential });
+    // A signature is DER: with 70+ bytes it all but surely holds a '-' or '_' to respell;
+    // find one (and a length that needs padding) so the test always changes the spelling.
+    let credential = await assertion(user.authenticator, user.username);
+    while (respell(credential.response.signature) === credential.response.signature) {
+      credential = await assertion(user.authenticator, user.username);
+    }
+    const tampered = {
+      ...credential,
+      response: { ...credential.response, signature: respell(credential.response.signature) },
+    };
+    const response = await api("POST", "/api/v1/authentication/verify", { credential: tampered });
     expect(response.status).toBe(400);
     expect(response.body.error.code).toBe("VALIDATION_ERROR");
-    expect(user.userId).toBeTruthy();
+    expect(JSON.stringify(response.body.error.details)).toContain("signature");
   });
 
   it("refuses clientDataJSON that is not client data with 400", async () => {

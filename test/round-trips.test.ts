@@ -3,6 +3,7 @@ import { parseRoundTrips, type RoundTrips } from "../src/observability/storage-r
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { type ApiResponse, ORIGIN, uniqueUsername } from "./support/api";
 import { appWithEnv } from "./support/app-with-env";
+import { workerWithEnv } from "./support/worker-with-env";
 
 // Storage round trips per endpoint, as counted by BENCH_INSTRUMENTATION (the counts
 // `npm run bench` reports). On the edge each one can cost tens of milliseconds, so these
@@ -10,6 +11,7 @@ import { appWithEnv } from "./support/app-with-env";
 // waited together, fails here. Counts only; times are never asserted.
 const instrumented = appWithEnv({ BENCH_INSTRUMENTATION: "true" });
 const plain = appWithEnv({ BENCH_INSTRUMENTATION: "false" });
+const withToken = workerWithEnv({ BENCH_INSTRUMENTATION: "true" });
 
 function roundTrips(response: ApiResponse): RoundTrips {
   const counts = parseRoundTrips(response.headers.get("server-timing"));
@@ -91,6 +93,24 @@ describe("storage round trips per endpoint (BENCH_INSTRUMENTATION)", () => {
     expect(replay.status).toBe(400);
     expect(replay.body.error.code).toBe("INVALID_CHALLENGE");
     expect(roundTrips(replay)).toEqual(trips(1, 1, 1, 0, 2));
+  });
+
+  it("adding a passkey with a session token: the limiter, one D1 read (account and passkeys) and the challenge object", async () => {
+    const { username, verified } = await register();
+    const headers = { authorization: `Bearer ${verified.body.data.token}` };
+    const options = await withToken("POST", "/api/v1/registration/challenge", { body: { username }, headers });
+    expect(options.status).toBe(200);
+    expect(roundTrips(options)).toEqual(trips(1, 1, 1, 0, 3));
+  });
+
+  it("self-service reads with a session token: the limiter and one D1 read", async () => {
+    const { verified } = await register();
+    const headers = { authorization: `Bearer ${verified.body.data.token}` };
+    for (const path of ["/api/v1/credentials", "/api/v1/me"]) {
+      const response = await withToken("GET", path, { headers });
+      expect(response.status).toBe(200);
+      expect(roundTrips(response)).toEqual(trips(1, 0, 1, 0, 2));
+    }
   });
 
   it("is off by default: no Server-Timing header, and the ceremonies work the same", async () => {

@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, authenticationOptions, registrationOptions, signIn, signUp, uniqueUsername } from "./support/api";
 
@@ -39,12 +40,17 @@ describe("sign-up then sign-in", () => {
 
   it("does not create the account until its first passkey verifies", async () => {
     const username = uniqueUsername();
-    await registrationOptions({ username });
-    const options = await authenticationOptions({ username });
+    const started = await registrationOptions({ username });
+    expect(started.status).toBe(200);
+    const stored = () =>
+      env.DB.prepare("SELECT count(*) AS n FROM users WHERE username = ?").bind(username).first<{ n: number }>();
+    expect((await stored())?.n).toBe(0);
     // The name is still free: a second person can start signing up with it.
-    const again = await registrationOptions({ username });
-    expect(options.status).toBe(200);
-    expect(again.status).toBe(200);
+    expect((await registrationOptions({ username })).status).toBe(200);
+    // Once a passkey verifies, the account exists and the name is taken.
+    await signUp(username);
+    expect((await stored())?.n).toBe(1);
+    expect((await registrationOptions({ username })).status).toBe(409);
   });
 
   it("treats differently typed spellings of a username as the same account", async () => {
@@ -67,6 +73,15 @@ describe("sign-up then sign-in", () => {
     const user = await signUp();
     const response = await signIn(user.authenticator, user.username, { userHandle: null });
     expect(response.status).toBe(200);
+  });
+
+  it("refuses a usernameless assertion without userHandle: nothing then says whose it is", async () => {
+    const user = await signUp();
+    const response = await signIn(user.authenticator, undefined, { userHandle: null });
+    expect(response.status).toBe(401);
+    expect(response.body.error.code).toBe("AUTHENTICATION_FAILED");
+    // The same passkey with its userHandle signs in: the missing handle was the only fault.
+    expect((await signIn(user.authenticator)).status).toBe(200);
   });
 
   it("reports health of D1 and the challenge store", async () => {

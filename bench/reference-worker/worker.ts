@@ -1,5 +1,6 @@
 // Does `n` times one kind of work and answers when done; the bench times the request from
 // outside (workerd's clocks stand still while code runs) and subtracts an empty request.
+// The bench sends everything to /api/… (run_worker_first, like ours); only the query matters.
 //
 //   ?op=verify&alg=ES256|EdDSA|RS256&mode=webcrypto       crypto.subtle.verify, key imported once
 //   ?op=verify&alg=…&mode=simplewebauthn                   verifySignature from a COSE key: decode,

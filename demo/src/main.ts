@@ -53,24 +53,64 @@ async function run(action: Action, task: () => Promise<void>, username?: string)
 /** Sign-up and sign-in buttons; while signed out, autofill keeps offering passkeys. */
 async function signedOutAction(action: Action, ceremony: () => Promise<Session>, username?: string) {
   await run(action, async () => showSignedIn(await ceremony()), username);
-  if (!session) void offerPasskeysInAutofill();
+  if (!session) startAutofill();
+}
+
+// Autofill runs in the background while signed out, one request at a time. Each offer has a
+// number, so a retry scheduled for an offer the page has since replaced does nothing.
+let autofillOffer = 0;
+let autofillFailures = 0;
+
+/** A fresh start after something the user did (signing out, a button's ceremony). */
+function startAutofill() {
+  autofillFailures = 0;
+  void offerPasskeysInAutofill();
 }
 
 async function offerPasskeysInAutofill() {
+  const offer = ++autofillOffer;
   if (!(await browserSupportsWebAuthnAutofill())) return;
   try {
     const signedIn = await signInWithAutofill();
+    autofillFailures = 0;
     await run("sign-in", () => showSignedIn(signedIn));
   } catch (error) {
-    if (isAborted(error)) return;
+    if (isAborted(error) || offer !== autofillOffer || session) return;
     showNotice(describeError(error, "sign-in"));
-    // A stale or removed passkey was picked: offer them again (but do not hammer a rate limit).
-    if (error instanceof ApiError && error.status !== 429) void offerPasskeysInAutofill();
+    const waitMs = autofillRetryDelay(error);
+    if (waitMs === null) return;
+    setTimeout(() => {
+      if (offer === autofillOffer && !session) void offerPasskeysInAutofill();
+    }, waitMs);
   }
+}
+
+/**
+ * How long to wait before offering passkeys in autofill again after `error`, or null when a
+ * new attempt would fail the same way. Failures in a row double the wait (2 s, 4 s, … 1 min),
+ * so no failure, the server's or the user's, can turn autofill into a loop of requests.
+ */
+function autofillRetryDelay(error: unknown): number | null {
+  autofillFailures += 1;
+  const backoffMs = Math.min(2_000 * 2 ** (autofillFailures - 1), 60_000);
+  if (error instanceof ApiError) {
+    // The server refused the passkey picked (say, one removed elsewhere), or the challenge
+    // expired meanwhile: the user may pick again.
+    if (error.code === "AUTHENTICATION_FAILED" || error.code === "INVALID_CHALLENGE") return backoffMs;
+    // Down or rate limited: it may recover, not before its Retry-After.
+    if (error.status === 429 || error.status >= 500) {
+      return Math.max((error.retryAfterSeconds ?? 0) * 1000, backoffMs);
+    }
+    return null;
+  }
+  // The prompt was cancelled after a pick, or the server could not be reached.
+  if (error instanceof TypeError || (error instanceof Error && error.name === "NotAllowedError")) return backoffMs;
+  return null;
 }
 
 async function showSignedIn(signedIn: Session) {
   session = signedIn;
+  autofillOffer += 1;
   usernameInput.value = "";
   element("account-name").textContent = signedIn.username;
   signedOutView.hidden = true;
@@ -85,7 +125,7 @@ function showSignedOut() {
   passkeyList.replaceChildren();
   signedInView.hidden = true;
   signedOutView.hidden = false;
-  void offerPasskeysInAutofill();
+  startAutofill();
 }
 
 async function showPasskeys() {
@@ -103,14 +143,20 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
   const nameInput = renameForm.elements.namedItem("name") as HTMLInputElement;
 
   item.dataset.passkeyId = passkey.id;
+  // The authenticator's own icon when the server knows it (from FIDO metadata), else ours.
+  const icon = passkey.authenticator.icon;
+  if (icon?.startsWith("data:image/")) part<HTMLImageElement>(".passkey-icon").src = icon;
   nameLine.append(passkey.name);
   if (passkey.id === session?.passkeyId) nameLine.append(badge("Current session"));
   if (!passkey.isActive) nameLine.append(badge("Disabled"));
   if (passkey.flag) nameLine.append(badge("Flagged: check this authenticator"));
   const backup = passkey.backedUp ? "synced" : passkey.backupEligible ? "not backed up yet" : "this device only";
-  part(".authenticator").textContent = `${passkey.authenticator.name ?? "Unknown authenticator"} · ${backup}`;
-  const lastUsed = passkey.lastUsedAt ? `last used ${dateFormat.format(new Date(passkey.lastUsedAt))}` : "never used";
-  part(".dates").textContent = `Created ${dateFormat.format(new Date(passkey.createdAt))} · ${lastUsed}`;
+  metaLine(part(".authenticator"), passkey.authenticator.name ?? "Unknown authenticator", backup);
+  // A passkey created at sign-up (or added) has not signed anyone in yet: say exactly that.
+  const lastUsed = passkey.lastUsedAt
+    ? `last used ${dateFormat.format(new Date(passkey.lastUsedAt))}`
+    : "not used to sign in yet";
+  metaLine(part(".dates"), `Created ${dateFormat.format(new Date(passkey.createdAt))}`, lastUsed);
 
   part(".rename-button").addEventListener("click", () => {
     renameForm.hidden = false;
@@ -126,23 +172,44 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
   });
   renameForm.addEventListener("submit", (event) => {
     event.preventDefault();
+    const name = nameInput.value.trim();
+    if (name === passkey.name) return part<HTMLButtonElement>(".cancel").click();
+    if (!name) return showNotice("Give the passkey a name, or cancel.");
     void run("manage", async () => {
       if (!session) return;
-      await renamePasskey(session, passkey, nameInput.value.trim());
+      await renamePasskey(session, passkey, name);
       await showPasskeys();
       showNotice("Passkey renamed.", "success");
     });
   });
   part(".remove-button").addEventListener("click", () => {
-    if (!confirm(`Remove “${passkey.name}”? You will no longer be able to sign in with it.`)) return;
+    // The session speaks for the passkey it signed in with: removing that one signs out.
+    const current = passkey.id === session?.passkeyId;
+    const consequence = current ? " You signed in with it, so you will be signed out." : "";
+    if (!confirm(`Remove “${passkey.name}”? You will no longer be able to sign in with it.${consequence}`)) return;
     void run("manage", async () => {
       if (!session) return;
       await removePasskey(session, passkey);
+      if (current) {
+        showSignedOut();
+        showNotice("Passkey removed. You signed in with it, so you are signed out now.", "success");
+        return;
+      }
       await showPasskeys();
       showNotice("Passkey removed.", "success");
     });
   });
   return item;
+}
+
+/** "first · second", wrapping between the two parts rather than inside one. */
+function metaLine(line: HTMLElement, ...parts: string[]) {
+  const spans = parts.map((text) => {
+    const span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  });
+  line.replaceChildren(...spans.flatMap((span, i) => (i === 0 ? [span] : [" · ", span])));
 }
 
 function badge(text: string): HTMLSpanElement {

@@ -38,6 +38,8 @@ function describeApiError(error: ApiError, action: Action): string {
       return "This passkey was not accepted. It may have been removed from its account.";
     case "INVALID_CHALLENGE":
       return "The request expired before it was completed. Please try again.";
+    case "SERVICE_UNAVAILABLE":
+      return "The server cannot handle this right now. Please try again in a moment.";
     case "UNAUTHORIZED":
       return "Your session has expired. Please sign in again.";
     case "REGISTRATION_FAILED":

@@ -23,7 +23,8 @@ export type Passkey = {
   id: string;
   credentialId: string;
   name: string;
-  authenticator: { name: string | null };
+  /** The model, when its AAGUID is known; `icon` is a data: URI from FIDO metadata, when loaded. */
+  authenticator: { name: string | null; icon?: string | null };
   createdAt: string;
   lastUsedAt: string | null;
   backupEligible: boolean;

@@ -12,6 +12,10 @@ export type DemoOptions = {
    * itself at once, which would sign a signed-out page straight back in.
    */
   autofill?: boolean;
+  /** The window size; the default is a laptop's. */
+  viewport?: { width: number; height: number };
+  /** Runs before the page first loads (e.g. to route requests). */
+  beforeLoad?: (context: BrowserContext) => Promise<unknown>;
 };
 
 type ApiEnvelope<T> = { status: "ok" | "error"; data: T; error?: { code: string; message: string } };
@@ -29,8 +33,12 @@ export class Demo {
     readonly authenticatorId: string,
   ) {}
 
-  static async open(browser: Browser, origin: string, { autofill = false }: DemoOptions = {}): Promise<Demo> {
-    const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
+  static async open(
+    browser: Browser,
+    origin: string,
+    { autofill = false, viewport = { width: 900, height: 760 }, beforeLoad }: DemoOptions = {},
+  ): Promise<Demo> {
+    const context = await browser.newContext({ viewport });
     onTestFinished(() => context.close());
     // Everything here answers within a second or two; fail fast rather than at the test timeout.
     context.setDefaultTimeout(10_000);
@@ -39,6 +47,7 @@ export class Demo {
         PublicKeyCredential.isConditionalMediationAvailable = async () => false;
       });
     }
+    await beforeLoad?.(context);
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     await cdp.send("WebAuthn.enable");
@@ -155,8 +164,29 @@ export class Demo {
     return { status: response.status, body: (await response.json()) as ApiEnvelope<T> };
   }
 
-  async screenshot(name: string) {
-    await this.page.screenshot({ path: `${screenshotDir}/${name}.png`, fullPage: true });
+  /**
+   * Saves the page as it looks at rest (no hover state on whatever the last click hit). The
+   * whole page, or with `cropToApp` only the masthead and the card, with a margin around them.
+   */
+  async screenshot(name: string, { cropToApp = false } = {}) {
+    await this.page.mouse.move(0, 0);
+    const clip = cropToApp
+      ? await this.page.evaluate(() => {
+          const boxes = [...document.querySelectorAll(".masthead, main")].map((part) => part.getBoundingClientRect());
+          const margin = 20;
+          const left = Math.min(...boxes.map((box) => box.left)) - margin;
+          const top = Math.min(...boxes.map((box) => box.top)) - margin;
+          const right = Math.max(...boxes.map((box) => box.right)) + margin;
+          const bottom = Math.max(...boxes.map((box) => box.bottom)) + margin;
+          return { x: left + window.scrollX, y: top + window.scrollY, width: right - left, height: bottom - top };
+        })
+      : undefined;
+    await this.page.screenshot({
+      path: `${screenshotDir}/${name}.png`,
+      fullPage: true,
+      animations: "disabled",
+      ...(clip && { clip }),
+    });
   }
 }
 

@@ -11,5 +11,6 @@ export default async function setup(project) {
   await buildDemo();
   const server = await startServer();
   project.provide("origin", server.origin);
+  project.provide("adminKey", server.adminKey);
   return server.stop;
 }

@@ -25,23 +25,29 @@ async function freePort() {
 
 /**
  * @param {{ vars?: Record<string, string> }} [options] extra `--var` values (e.g. tight rate limits)
- * @returns {Promise<{ origin: string, logFile: string, stop: () => Promise<void> }>}
+ * @returns {Promise<{ origin: string, adminKey: string, logFile: string, stop: () => Promise<void> }>}
  */
 export async function startServer({ vars = {} } = {}) {
   const port = await freePort();
   const origin = `http://localhost:${port}`;
-  const stateDir = mkdtempSync(join(tmpdir(), "passkey-e2e-"));
-  const envFile = join(stateDir, "secrets.env");
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `wrangler-dev-${port}.log`);
   const secrets = await generateSecrets();
-  const lines = Object.entries(secrets).map(([name, value]) => `${name}='${value}'`);
-  writeFileSync(envFile, `${lines.join("\n")}\n`, { mode: 0o600 });
-
   const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
-  await promisify(execFile)(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
-    env,
-  });
+
+  const stateDir = mkdtempSync(join(tmpdir(), "passkey-e2e-"));
+  const envFile = join(stateDir, "secrets.env");
+  try {
+    const lines = Object.entries(secrets).map(([name, value]) => `${name}='${value}'`);
+    writeFileSync(envFile, `${lines.join("\n")}\n`, { mode: 0o600 });
+    await promisify(execFile)(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
+      env,
+    });
+  } catch (error) {
+    // Nothing was started yet; the secrets must not outlive the failed run.
+    rmSync(stateDir, { recursive: true, force: true });
+    throw error;
+  }
 
   const allVars = {
     RP_ID: "localhost",
@@ -58,12 +64,15 @@ export async function startServer({ vars = {} } = {}) {
   // Its own process group, so stop() reaches workerd too.
   const child = spawn(wrangler, args, { env, detached: true, stdio: ["ignore", log, log] });
   let exited = false;
-  const exit = new Promise((resolve) =>
-    child.once("exit", () => {
+  const exit = new Promise((resolve) => {
+    const done = () => {
       exited = true;
       resolve(undefined);
-    }),
-  );
+    };
+    child.once("exit", done);
+    // It could not even be started (then "exit" never comes): the health wait below gives up.
+    child.once("error", done);
+  });
 
   async function stop() {
     if (!exited && child.pid !== undefined) {
@@ -93,6 +102,7 @@ export async function startServer({ vars = {} } = {}) {
         // Already gone.
       }
     }
+    rmSync(stateDir, { recursive: true, force: true });
   });
 
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
@@ -100,7 +110,7 @@ export async function startServer({ vars = {} } = {}) {
     if (exited) break;
     try {
       const response = await fetch(`${origin}/api/v1/health`);
-      if (response.ok) return { origin, logFile, stop };
+      if (response.ok) return { origin, adminKey: secrets.ADMIN_API_KEY, logFile, stop };
     } catch {
       // Not listening yet.
     }

@@ -45,11 +45,13 @@ export async function listUsers(
 }
 
 export async function getUser(userId: string, ports: CeremonyPorts): Promise<UserDetail> {
-  const user = await ports.users.findById(userId);
-  if (!user) throw userNotFound();
-  const rows = await ports.credentials.listForUser(userId);
+  const account = await ports.credentials.findAccountById(userId);
+  if (!account) throw userNotFound();
   audit(ports, { event: "admin_user_viewed", userId });
-  return { user: accountSummary(user), credentials: await passkeySummaries(rows, ports.credentialIds) };
+  return {
+    user: accountSummary(account.user),
+    credentials: await passkeySummaries(account.credentials, ports.credentialIds, ports.metadata),
+  };
 }
 
 /**
@@ -83,7 +85,7 @@ export async function setCredentialActive(id: string, active: boolean, ports: Ce
     userId: row.userId,
     credentialRowId: id,
   });
-  return passkeySummary(row, ports.credentialIds);
+  return passkeySummary(row, ports.credentialIds, ports.metadata);
 }
 
 /** An operator may remove any passkey, the last one included: the owner learns it at sign-in. */

@@ -1,7 +1,9 @@
 import type { CredentialIdProtection } from "../crypto/credential-id-protection";
 import { toBase64URL } from "../crypto/encoding";
+import type { MetadataRepository } from "../db/metadata-repository";
 import type { CredentialRow, UserRow } from "../db/schema";
 import { authenticatorName } from "../metadata/authenticator-names";
+import { aaguidKey } from "../metadata/metadata-statement";
 
 /** A passkey as its owner (and an operator) sees it. The one row-to-JSON mapping of the API. */
 export type PasskeySummary = {
@@ -13,9 +15,10 @@ export type PasskeySummary = {
   aaguid: string;
   /**
    * The authenticator model its AAGUID names (a display hint): name null when the AAGUID is
-   * unknown or all zeros. No icon: the AAGUID table in the bundle holds names only.
+   * unknown or all zeros. The icon (a data: URL of a raster image) comes from FIDO metadata an
+   * operator loaded into D1, never from the bundle: null without metadata for the AAGUID.
    */
-  authenticator: { name: string | null };
+  authenticator: { name: string | null; icon: string | null };
   createdAt: string;
   updatedAt: string;
   lastUsedAt: string | null;
@@ -43,13 +46,32 @@ export type AccountSummary = {
   isActive: boolean;
 };
 
-export async function passkeySummary(row: CredentialRow, protection: CredentialIdProtection): Promise<PasskeySummary> {
+const ZERO_AAGUID = "00000000-0000-0000-0000-000000000000";
+
+/** Icons by AAGUID: one D1 read, and none at all when every AAGUID is zero (no metadata has those). */
+async function iconsOf(rows: CredentialRow[], metadata: MetadataRepository | undefined): Promise<Map<string, string>> {
+  const keys = [...new Set(rows.filter((row) => row.aaguid !== ZERO_AAGUID).map((row) => aaguidKey(row.aaguid)))];
+  if (!metadata || keys.length === 0) return new Map();
+  return metadata.iconsFor(keys);
+}
+
+/** `metadata` gives the authenticator icons; without it they are null. */
+export async function passkeySummary(
+  row: CredentialRow,
+  protection: CredentialIdProtection,
+  metadata?: MetadataRepository,
+): Promise<PasskeySummary> {
+  const [summary] = await passkeySummaries([row], protection, metadata);
+  return summary as PasskeySummary;
+}
+
+function summaryOf(row: CredentialRow, credentialId: string, icons: Map<string, string>): PasskeySummary {
   return {
     id: row.id,
-    credentialId: toBase64URL(await protection.open(row.credentialIdEncrypted, row.credentialIdHash)),
+    credentialId,
     name: row.name,
     aaguid: row.aaguid,
-    authenticator: { name: authenticatorName(row.aaguid) },
+    authenticator: { name: authenticatorName(row.aaguid), icon: icons.get(aaguidKey(row.aaguid)) ?? null },
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
@@ -66,8 +88,19 @@ export async function passkeySummary(row: CredentialRow, protection: CredentialI
   };
 }
 
-export function passkeySummaries(rows: CredentialRow[], protection: CredentialIdProtection): Promise<PasskeySummary[]> {
-  return Promise.all(rows.map((row) => passkeySummary(row, protection)));
+export async function passkeySummaries(
+  rows: CredentialRow[],
+  protection: CredentialIdProtection,
+  metadata?: MetadataRepository,
+): Promise<PasskeySummary[]> {
+  // The icon read runs while the credential ids are decrypted: no extra wait.
+  const [icons, credentialIds] = await Promise.all([
+    iconsOf(rows, metadata),
+    Promise.all(
+      rows.map(async (row) => toBase64URL(await protection.open(row.credentialIdEncrypted, row.credentialIdHash))),
+    ),
+  ]);
+  return rows.map((row, i) => summaryOf(row, credentialIds[i] as string, icons));
 }
 
 export function accountSummary(user: UserRow): AccountSummary {

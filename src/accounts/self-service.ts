@@ -6,9 +6,8 @@ import {
   type WebAuthnSignal,
 } from "../ceremonies/webauthn-signals";
 import { toBase64URL } from "../crypto/encoding";
-import type { CredentialRow, UserRow } from "../db/schema";
+import type { CredentialRow } from "../db/schema";
 import { AppError } from "../errors";
-import type { VerifiedSession } from "../sessions/session-tokens";
 import {
   type AccountSummary,
   accountSummary,
@@ -16,13 +15,14 @@ import {
   passkeySummaries,
   passkeySummary,
 } from "./passkey-summary";
+import type { SignedInAccount } from "./session-account";
 
-/**
+/*
  * What a signed-in user may do with their own account and passkeys. The account comes from a
- * verified session of an active account; every lookup is scoped to it, so another account's
- * passkey id is "not found" (404), never "forbidden": ids cannot be probed.
+ * verified session of an active account (src/accounts/session-account.ts), read with its
+ * passkeys; every lookup is scoped to it, so another account's passkey id is "not found" (404),
+ * never "forbidden": ids cannot be probed.
  */
-export type SignedInAccount = { user: UserRow; session: VerifiedSession };
 
 export type AccountView = {
   user: AccountSummary;
@@ -40,7 +40,7 @@ export type AccountDeletion = { userId: string; deletedPasskeys: number; signals
 const notFound = () => new AppError("CREDENTIAL_NOT_FOUND", "No such passkey on this account");
 
 export async function listPasskeys(account: SignedInAccount, ports: CeremonyPorts): Promise<PasskeySummary[]> {
-  return passkeySummaries(await ports.credentials.listForUser(account.user.id), ports.credentialIds);
+  return passkeySummaries(account.passkeys, ports.credentialIds, ports.metadata);
 }
 
 export async function renamePasskey(
@@ -57,13 +57,14 @@ export async function renamePasskey(
     userId: account.user.id,
     credentialRowId: id,
   });
-  return passkeySummary(row, ports.credentialIds);
+  return passkeySummary(row, ports.credentialIds, ports.metadata);
 }
 
 /**
  * Removing the account's last active passkey would leave no way to sign in, so it needs
- * `force`. The account then stays, without passkeys: a still-valid session token can add a new
- * one (registration with the token); otherwise only an operator can delete the account.
+ * `force`. That passkey is necessarily the session's own, so the session ends with it: the
+ * account stays, locked, until an operator deletes it (the admin API). Removing any passkey
+ * ends the sessions it created, which is the point when it was lost or stolen.
  */
 export async function removePasskey(
   account: SignedInAccount,
@@ -87,8 +88,11 @@ export async function removePasskey(
     credentialRowId: removed.id,
   });
   const [summary, remaining] = await Promise.all([
-    passkeySummary(removed, ports.credentialIds),
-    credentialIdsOf(await ports.credentials.listForUser(account.user.id), ports),
+    passkeySummary(removed, ports.credentialIds, ports.metadata),
+    credentialIdsOf(
+      account.passkeys.filter((row) => row.id !== removed.id),
+      ports,
+    ),
   ]);
   const { rpId } = ports.config;
   return {
@@ -98,7 +102,7 @@ export async function removePasskey(
 }
 
 export async function describeAccount(account: SignedInAccount, ports: CeremonyPorts): Promise<AccountView> {
-  const ids = await credentialIdsOf(await ports.credentials.listForUser(account.user.id), ports);
+  const ids = await credentialIdsOf(account.passkeys, ports);
   const { rpId } = ports.config;
   return {
     user: accountSummary(account.user),
@@ -114,7 +118,7 @@ export async function describeAccount(account: SignedInAccount, ports: CeremonyP
 
 /** The account and all its passkeys go in one transaction; the username becomes free again. */
 export async function deleteAccount(account: SignedInAccount, ports: CeremonyPorts): Promise<AccountDeletion> {
-  const ids = await credentialIdsOf(await ports.credentials.listForUser(account.user.id), ports);
+  const ids = await credentialIdsOf(account.passkeys, ports);
   const result = await ports.users.deleteWithCredentials(account.user.id);
   // Deleted by a concurrent request (or an operator) in between: the session's account is gone.
   if (!result.deleted) throw new AppError("UNAUTHORIZED", "The session token is invalid or expired");

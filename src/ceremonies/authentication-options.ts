@@ -6,6 +6,7 @@ import {
 import type { UserVerificationLevel } from "../config/config";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError } from "../errors";
+import { isConformanceAccount } from "./conformance-accounts";
 import { type CredentialDescriptor, describeCredentials } from "./credential-descriptors";
 import { decoyCredentials } from "./decoy-credentials";
 import type { CeremonyPorts } from "./ports";
@@ -41,7 +42,9 @@ export async function startAuthentication(
     // One read whether or not the name exists, then opening real ids or sealing and opening
     // decoys: the two answers take the same steps.
     const account = await ports.credentials.findUserWithActiveCredentials(username);
-    if (account?.user.isActive && account.credentials.length > 0) {
+    // Each surface reaches only its own accounts (conformance-accounts.ts); others are unknown.
+    const reachable = isConformanceAccount(username) === (input.profile === "fido-conformance");
+    if (reachable && account?.user.isActive && account.credentials.length > 0) {
       userId = account.user.id;
       allowCredentials = await describeCredentials(account.credentials, ports.credentialIds);
     } else if (input.profile === "fido-conformance") {

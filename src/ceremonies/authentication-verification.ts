@@ -4,6 +4,7 @@ import { fromBase64URL } from "../crypto/encoding";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError, CeremonyFailure, reasonOf } from "../errors";
 import { challengeFromClientData } from "./client-data";
+import { isConformanceAccount } from "./conformance-accounts";
 import { isDecoyCredentialId, verifyAgainstDecoyKey } from "./decoy-credentials";
 import type { CeremonyPorts } from "./ports";
 import { assertIdMatchesRawId } from "./response-shape";
@@ -79,10 +80,17 @@ export async function finishAuthentication(
   // A ceremony answered with decoys accepts nothing, not even a valid passkey of another account.
   if (state.decoy) return fail("decoy_ceremony");
   if (state.userId !== null && credential.userId !== state.userId) return fail("credential_of_another_user");
+  // The binding and the native API each sign in only their own accounts (conformance-accounts.ts).
+  if (isConformanceAccount(user.username) !== (state.profile === "fido-conformance")) {
+    return fail("conformance_account_boundary", user.id, credential.id);
+  }
   const userHandle = response.response.userHandle;
-  // Android hybrid sign-ins may omit userHandle; then the owner of the credential (and the
-  // account the ceremony was started for, checked above) is the answer.
-  if (userHandle !== undefined && userHandle !== credential.userId) {
+  if (userHandle === undefined) {
+    // Android hybrid sign-ins may omit userHandle: the account the ceremony was started for
+    // (checked above) is the answer. A usernameless ceremony named no account, and then the
+    // authenticator's userHandle is the only statement of who signs in (WebAuthn L3 §7.2 step 6).
+    if (state.userId === null) return fail("user_handle_missing", credential.userId, credential.id);
+  } else if (userHandle !== credential.userId) {
     return fail("user_handle_mismatch", credential.userId, credential.id);
   }
   if (!credential.isActive) return fail("credential_disabled", user.id, credential.id);

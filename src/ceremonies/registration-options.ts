@@ -4,11 +4,12 @@ import {
   generateRegistrationOptions,
   type PublicKeyCredentialCreationOptionsJSON,
 } from "@simplewebauthn/server";
+import type { SignedInAccount } from "../accounts/session-account";
 import type { UserVerificationLevel } from "../config/config";
 import { fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError } from "../errors";
-import type { VerifiedSession } from "../sessions/session-tokens";
+import { isConformanceAccount } from "./conformance-accounts";
 import { describeCredentials } from "./credential-descriptors";
 import type { CeremonyPorts } from "./ports";
 import { effectiveUserVerification } from "./user-verification";
@@ -37,8 +38,8 @@ export type RegistrationOptionsInput = {
   extensions?: AuthenticationExtensionsClientInputs;
   /** "conditional" asks for conditional create (an automatic passkey upgrade after a password sign-in). */
   mediation?: "conditional";
-  /** The caller's verified session, when it sent one. */
-  session: VerifiedSession | null;
+  /** The caller's signed-in account (from its session token), when it sent one. */
+  account: SignedInAccount | null;
   /**
    * "fido-conformance" (the FIDO binding, a test surface): `attestation`,
    * `authenticatorSelection` and `extensions` go out exactly as requested with nothing added,
@@ -55,11 +56,21 @@ export async function startRegistration(
   const { config } = ports;
   const username = normalizeUsername(input.username);
   const displayName = input.displayName?.trim() || username;
-  const existing = await ports.users.findByUsername(username);
+  const conformance = input.profile === "fido-conformance";
+  // The binding and the native API each reach only their own accounts (conformance-accounts.ts).
+  if (isConformanceAccount(username) !== conformance) {
+    throw new AppError("VALIDATION_ERROR", "This username is reserved", [{ path: ["username"], message: "reserved" }]);
+  }
+  // A signed-in caller adding a passkey to its own account: the session's read already holds
+  // the account and its passkeys. Anyone else: one read of the name and its passkeys.
+  const signedIn = input.account?.user.username === username ? input.account : null;
+  const found = signedIn
+    ? { user: signedIn.user, credentials: signedIn.passkeys }
+    : await ports.credentials.findAccountByUsername(username);
+  const existing = found?.user;
 
   // Anyone may claim a free name; only the account's own session may add a passkey to it.
-  const conformance = input.profile === "fido-conformance";
-  if (existing && !conformance && input.session?.userId !== existing.id) {
+  if (existing && !conformance && !signedIn) {
     throw new AppError("USERNAME_TAKEN", "This username is already registered; sign in to add a passkey");
   }
   if (existing && !existing.isActive) {
@@ -67,7 +78,7 @@ export async function startRegistration(
   }
 
   // Disabled passkeys count too: they still occupy a slot and must not be registered again.
-  const current = existing ? await ports.credentials.listForUser(existing.id) : [];
+  const current = found?.credentials ?? [];
   if (current.length >= config.maxCredentialsPerUser) {
     throw new AppError("TOO_MANY_CREDENTIALS", `An account can hold at most ${config.maxCredentialsPerUser} passkeys`);
   }

@@ -127,7 +127,8 @@ export async function finishRegistration(
       );
     }
   } catch (error) {
-    if (error instanceof AppError) {
+    // A CeremonyFailure was recorded where it was raised; a conflict from storage is not yet.
+    if (error instanceof AppError && !(error instanceof CeremonyFailure)) {
       const reason = error.code.toLowerCase();
       events.record({ event: "registration_attempt", outcome: "failure", reason, userId: state.userId });
     }
@@ -135,6 +136,13 @@ export async function finishRegistration(
   }
 
   events.record({ event: "registration_attempt", outcome: "success", userId: state.userId, credentialRowId: row.id });
+  events.record({
+    event: "credential_added",
+    outcome: "success",
+    reason: state.existingUser ? "added_to_account" : "account_created",
+    userId: state.userId,
+    credentialRowId: row.id,
+  });
   const session = await ports.sessions.issue({
     userId: state.userId,
     username: state.username,

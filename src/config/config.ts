@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AppError } from "../errors";
 
 const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const commaList = z.string().transform((value) =>
@@ -66,6 +67,10 @@ const configSchema = z.object({
   ATTESTATION_TRUST: z.enum(["none", "mds"]).default("none"),
   // PEM or base64 DER; empty means the FIDO Alliance's production MDS root bundled with SimpleWebAuthn.
   MDS_ROOT_CERT: z.string().default(""),
+  // Where the cron trigger fetches the FIDO MDS BLOB from (https); empty: no scheduled refresh.
+  MDS_URL: z
+    .union([z.literal(""), z.url({ protocol: /^https$/, error: "must be an https:// URL, or empty" })])
+    .default(""),
   AAGUID_ALLOWLIST: commaList.pipe(z.array(aaguid)).default([]),
   AAGUID_DENYLIST: commaList.pipe(z.array(aaguid)).default([]),
   CREDENTIAL_ENCRYPTION_KEY: secret("comma list of kid:base64url AES-256 keys, newest first"),
@@ -107,6 +112,8 @@ export type Config = {
     policy: "none" | "mds";
     /** Root the metadata BLOB must chain to (PEM); null means the FIDO Alliance production root. */
     mdsRootCertificate: string | null;
+    /** The FIDO MDS BLOB's URL, refreshed by the cron trigger; null: loaded by an operator only. */
+    mdsUrl: string | null;
     /** When non-empty, only these attested AAGUIDs may register. */
     aaguidAllowlist: string[];
     /** AAGUIDs that may never register, attested or not. */
@@ -121,17 +128,15 @@ export type Config = {
   };
 };
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variables: string[],
-    message: string,
-  ) {
-    super(message);
-    this.name = "ConfigError";
-  }
+/**
+ * A bad configuration, as the one error type: CONFIGURATION_ERROR (500) naming the variables
+ * in `details.variables`. Messages name variables and what is wrong, never a value.
+ */
+export function configurationError(variables: string[], message: string): AppError {
+  return new AppError("CONFIGURATION_ERROR", `Invalid configuration: ${message}`, { variables });
 }
 
-/** Parses the Worker's vars and secrets; throws a ConfigError naming every bad variable. */
+/** Parses the Worker's vars and secrets; throws a CONFIGURATION_ERROR naming every bad variable. */
 export function parseConfig(env: Record<string, unknown>): Config {
   const result = configSchema.safeParse(env);
   if (!result.success) {
@@ -141,17 +146,14 @@ export function parseConfig(env: Record<string, unknown>): Config {
       message: issue.message,
     }));
     const variables = [...new Set(problems.map((p) => p.variable))];
-    throw new ConfigError(
-      variables,
-      `Invalid configuration: ${problems.map((p) => `${p.variable}: ${p.message}`).join("; ")}`,
-    );
+    throw configurationError(variables, problems.map((p) => `${p.variable}: ${p.message}`).join("; "));
   }
   const v = result.data;
   // Without metadata roots no AAGUID is ever proven, so an allow list would refuse everyone.
   if (v.AAGUID_ALLOWLIST.length > 0 && v.ATTESTATION_TRUST !== "mds") {
-    throw new ConfigError(
+    throw configurationError(
       ["AAGUID_ALLOWLIST"],
-      'Invalid configuration: AAGUID_ALLOWLIST: needs ATTESTATION_TRUST = "mds" (only attested AAGUIDs can be allowed)',
+      'AAGUID_ALLOWLIST: needs ATTESTATION_TRUST = "mds" (only attested AAGUIDs can be allowed)',
     );
   }
   return {
@@ -177,6 +179,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
     attestationTrust: {
       policy: v.ATTESTATION_TRUST,
       mdsRootCertificate: v.MDS_ROOT_CERT.trim() === "" ? null : v.MDS_ROOT_CERT.trim(),
+      mdsUrl: v.MDS_URL === "" ? null : v.MDS_URL,
       aaguidAllowlist: v.AAGUID_ALLOWLIST,
       aaguidDenylist: v.AAGUID_DENYLIST,
     },

@@ -1,4 +1,4 @@
-import { type Config, ConfigError } from "../config/config";
+import { type Config, configurationError } from "../config/config";
 import { SessionTokens } from "../sessions/session-tokens";
 import { CredentialIdProtection } from "./credential-id-protection";
 
@@ -37,6 +37,6 @@ async function importKeys(config: Config): Promise<ServerKeys> {
   } catch (error) {
     const message = error instanceof Error ? error.message : "key import failed";
     const variable = /^([A-Z_]+):/.exec(message)?.[1] ?? "secrets";
-    throw new ConfigError([variable], `Invalid configuration: ${message}`);
+    throw configurationError([variable], message);
   }
 }

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { ProtectedCredentialId } from "../crypto/credential-id-protection";
 import { AppError } from "../errors";
 import { type Database, uniqueViolationOn } from "./database";
@@ -7,6 +7,9 @@ import { type CredentialRow, credentials, type NewCredentialRow, type UserRow, u
 export type NewUser = Pick<UserRow, "id" | "username" | "displayName">;
 
 export type CredentialWithOwner = { credential: CredentialRow; user: UserRow };
+
+/** An account and its passkeys, oldest first. */
+export type AccountWithCredentials = { user: UserRow; credentials: CredentialRow[] };
 
 export type AssertionUpdate = {
   signCount: number;
@@ -54,15 +57,31 @@ export class CredentialRepository {
    * The account with this username and its active passkeys, in one read whether or not the
    * name exists, so sign-in options cost the same for a real and an unknown name.
    */
-  async findUserWithActiveCredentials(
-    username: string,
-  ): Promise<{ user: UserRow; credentials: CredentialRow[] } | undefined> {
+  async findUserWithActiveCredentials(username: string): Promise<AccountWithCredentials | undefined> {
+    return this.findAccount(eq(users.username, username), { activeOnly: true });
+  }
+
+  /** The account with this username and all its passkeys (disabled ones too), in one read. */
+  async findAccountByUsername(username: string): Promise<AccountWithCredentials | undefined> {
+    return this.findAccount(eq(users.username, username), { activeOnly: false });
+  }
+
+  /** The account with this id and all its passkeys (disabled ones too), in one read. */
+  async findAccountById(userId: string): Promise<AccountWithCredentials | undefined> {
+    return this.findAccount(eq(users.id, userId), { activeOnly: false });
+  }
+
+  private async findAccount(
+    which: SQL,
+    { activeOnly }: { activeOnly: boolean },
+  ): Promise<AccountWithCredentials | undefined> {
+    const owned = eq(credentials.userId, users.id);
     const rows = await this.db
       .select({ user: users, credential: credentials })
       .from(users)
-      .leftJoin(credentials, and(eq(credentials.userId, users.id), eq(credentials.isActive, true)))
-      .where(eq(users.username, username))
-      .orderBy(asc(credentials.createdAt))
+      .leftJoin(credentials, activeOnly ? and(owned, eq(credentials.isActive, true)) : owned)
+      .where(which)
+      .orderBy(asc(credentials.createdAt), asc(credentials.id))
       .all();
     const user = rows[0]?.user;
     if (!user) return undefined;
@@ -189,8 +208,16 @@ export class CredentialRepository {
     return results.reduce((sum, result) => sum + result.meta.changes, 0);
   }
 
+  /**
+   * Marks the passkey for its owner to see. The first signal and its time are kept: a later
+   * refused assertion must not overwrite the evidence of an earlier one.
+   */
   async flag(credentialRowId: string, flag: CredentialFlag, at: Date): Promise<void> {
-    await this.db.update(credentials).set({ flag, flaggedAt: at }).where(eq(credentials.id, credentialRowId)).run();
+    await this.db
+      .update(credentials)
+      .set({ flag, flaggedAt: at })
+      .where(and(eq(credentials.id, credentialRowId), isNull(credentials.flag)))
+      .run();
   }
 
   async findById(id: string): Promise<CredentialRow | undefined> {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
 
@@ -53,30 +53,56 @@ export type CredentialRow = typeof credentials.$inferSelect;
 export type NewCredentialRow = typeof credentials.$inferInsert;
 
 /**
- * FIDO Metadata Service (MDS3) BLOBs an operator loaded, newest `no` first. Only the BLOB's
- * header facts are kept: its entries are in metadata_entries, replaced as a whole with it.
+ * FIDO metadata an operator loaded, one row per source: a verified MDS3 BLOB under a name of the
+ * operator's choosing ("mds" is the one refreshed from MDS_URL), or the loose metadata
+ * statements of the "statements" source (for testing, e.g. the conformance tool's). Each source
+ * is replaced as a whole; sources never mix.
  */
-export const metadataBlobs = sqliteTable("metadata_blobs", {
-  /** The BLOB's serial number; a BLOB is loaded only if its number is higher than the last one. */
-  no: integer("no").primaryKey(),
-  /** When the publisher promises the next BLOB (YYYY-MM-DD). */
-  nextUpdate: text("next_update").notNull(),
+export const metadataSources = sqliteTable("metadata_sources", {
+  name: text("name").primaryKey(),
+  kind: text("kind", { enum: ["blob", "statements"] }).notNull(),
+  /** The BLOB's serial number (0 for statements): a BLOB source only ever moves to a higher one. */
+  no: integer("no").notNull(),
+  /** When the publisher promises the next BLOB (YYYY-MM-DD); null for statements. */
+  nextUpdate: text("next_update"),
   entryCount: integer("entry_count").notNull(),
   loadedAt: integer("loaded_at", { mode: "timestamp_ms" }).notNull().default(now),
+  /** Last scheduled look at MDS_URL, whether or not it brought a newer BLOB. */
+  checkedAt: integer("checked_at", { mode: "timestamp_ms" }),
 });
 
-/** The entries of the loaded BLOB, one row per AAGUID or per U2F attestation key identifier. */
-export const metadataEntries = sqliteTable("metadata_entries", {
-  /** `aaguid:<uuid>` (FIDO2) or `akid:<hex SHA-1 of the attestation public key>` (U2F). */
-  key: text("key").primaryKey(),
-  blobNo: integer("blob_no").notNull(),
-  /** The metadata statement (JSON), without its icon. */
-  statement: text("statement", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
-  /** The entry's status reports (JSON array), newest as published. */
-  statusReports: text("status_reports", { mode: "json" })
-    .$type<{ status: string; effectiveDate?: string }[]>()
-    .notNull(),
-});
+/** One row per metadata entry (statement and status reports) of a source, in the source's order. */
+export const metadataEntries = sqliteTable(
+  "metadata_entries",
+  {
+    source: text("source").notNull(),
+    position: integer("position").notNull(),
+    /** The metadata statement (JSON), without its icon. */
+    statement: text("statement", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** The entry's status reports (JSON array), as published; empty for loose statements. */
+    statusReports: text("status_reports", { mode: "json" })
+      .$type<{ status: string; effectiveDate?: string }[]>()
+      .notNull(),
+    /** The statement's icon, a data: URL of a raster image, kept apart so trust lookups never read it. */
+    icon: text("icon"),
+  },
+  (table) => [primaryKey({ columns: [table.source, table.position] })],
+);
 
-export type MetadataBlobRow = typeof metadataBlobs.$inferSelect;
+/**
+ * How entries are found: `aaguid:<uuid>` (FIDO2) or `akid:<hex SHA-1 of the attestation public
+ * key>` (U2F). A key may name several entries (of one source or of several); see
+ * src/ceremonies/attestation-trust.ts for how they are weighed.
+ */
+export const metadataKeys = sqliteTable(
+  "metadata_keys",
+  {
+    key: text("key").notNull(),
+    source: text("source").notNull(),
+    position: integer("position").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.key, table.source, table.position] })],
+);
+
+export type MetadataSourceRow = typeof metadataSources.$inferSelect;
 export type MetadataEntryRow = typeof metadataEntries.$inferSelect;

@@ -47,7 +47,8 @@ const KEY = "state";
  * One instance per challenge (`idFromName(challenge)`). Reads and writes use the
  * synchronous SQLite-backed KV API, so `take` reads and deletes with no await in between:
  * no other call into this object can run in the middle, and a second `take`, concurrent
- * or later, finds nothing.
+ * or later, finds nothing. The alarm only cleans up a challenge nobody took; `take` cancels
+ * it, so a finished ceremony leaves an object with nothing stored and nothing to wake it.
  */
 export class ChallengeStore extends DurableObject<Env> {
   async put(state: ChallengeState): Promise<void> {
@@ -55,12 +56,14 @@ export class ChallengeStore extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(state.expiresAt);
   }
 
-  take(): ChallengeState | null {
+  async take(): Promise<ChallengeState | null> {
     const state = this.ctx.storage.kv.get<ChallengeState>(KEY);
     if (state === undefined) return null;
     this.ctx.storage.kv.delete(KEY);
     // Expired challenges are refused even if the alarm has not run yet.
-    return state.expiresAt > Date.now() ? state : null;
+    const fresh = state.expiresAt > Date.now();
+    await this.ctx.storage.deleteAlarm();
+    return fresh ? state : null;
   }
 
   /** Cheap round trip for the health check. */

@@ -21,6 +21,11 @@ export type RateLimitVerdict = {
  */
 export class RateLimiter extends DurableObject<Env> {
   #schemaReady = false;
+  /**
+   * When the pending cleanup alarm is due, so a hit need not ask storage each time: undefined
+   * until read (a fresh instance, e.g. after eviction, or after an alarm ran), null when none.
+   */
+  #alarmAt: number | null | undefined;
 
   async hit(group: string, limit: number, windowSeconds: number): Promise<RateLimitVerdict> {
     this.#ensureSchema();
@@ -51,6 +56,8 @@ export class RateLimiter extends DurableObject<Env> {
 
   /** Deletes what has expired; an address that went quiet ends up holding no storage at all. */
   override async alarm(): Promise<void> {
+    // Unknown until this handler is done (if it fails, the runtime retries the alarm).
+    this.#alarmAt = undefined;
     this.#ensureSchema();
     const sql = this.ctx.storage.sql;
     sql.exec("DELETE FROM hits WHERE expires_at <= ?", Date.now());
@@ -58,14 +65,20 @@ export class RateLimiter extends DurableObject<Env> {
     if (latest === null) {
       await this.ctx.storage.deleteAll();
       this.#schemaReady = false;
+      this.#alarmAt = null;
     } else {
       await this.ctx.storage.setAlarm(latest);
+      this.#alarmAt = latest;
     }
   }
 
   async #scheduleCleanup(at: number): Promise<void> {
     // One pending alarm is enough: when it runs it reschedules itself for what is left.
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(at);
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt === null) {
+      await this.ctx.storage.setAlarm(at);
+      this.#alarmAt = at;
+    }
   }
 
   #ensureSchema(): void {

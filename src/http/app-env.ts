@@ -1,8 +1,9 @@
+import type { SignedInAccount } from "../accounts/session-account";
 import type { CeremonyPorts } from "../ceremonies/ports";
 import type { Config } from "../config/config";
+import type { ServerKeys } from "../crypto/server-keys";
 import type { Metrics } from "../observability/analytics";
 import type { Logger } from "../observability/logger";
-import type { AccountSession } from "./bearer-session";
 
 /** Hono's typed environment: bindings from `wrangler types`, per-request variables set by middleware. */
 export type AppEnv = {
@@ -10,10 +11,12 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     config: Config;
+    /** Key material from the secrets, imported once per isolate (src/crypto/server-keys.ts). */
+    keys: ServerKeys;
     logger: Logger;
     metrics: Metrics;
     ports: CeremonyPorts;
-    /** The caller's verified session and active account (self-service routes, after `signedIn`). */
-    account: AccountSession;
+    /** The caller's verified session, active account and its passkeys (self-service routes, after `signedIn`). */
+    account: SignedInAccount;
   };
 };

@@ -10,12 +10,28 @@ import { base64url, displayName, username, userVerification } from "./request-sc
  * to a truthiness check further down.
  */
 
-/** Binding accounts live under this prefix, apart from the accounts of the native API. */
-export const CONFORMANCE_USERNAME_PREFIX = "fido-conformance:";
+import { CONFORMANCE_USERNAME_PREFIX } from "../ceremonies/conformance-accounts";
 
-const bindingUsername = username.refine(
-  (value) => value.length + CONFORMANCE_USERNAME_PREFIX.length <= 64,
-  `must be at most ${64 - CONFORMANCE_USERNAME_PREFIX.length} characters`,
+export { CONFORMANCE_USERNAME_PREFIX };
+
+/**
+ * Validated by the native rules, but kept as sent: the binding echoes `user.name` and
+ * `user.displayName` exactly, while the ceremony stores the normalised form (trimmed; the
+ * username also NFC and case folded) just as the native API does.
+ */
+function asSent(schema: z.ZodType<string, string>) {
+  return z.string().superRefine((value, ctx) => {
+    for (const issue of schema.safeParse(value).error?.issues ?? []) {
+      ctx.addIssue({ code: "custom", message: issue.message });
+    }
+  });
+}
+
+const bindingUsername = asSent(
+  username.refine(
+    (value) => value.length + CONFORMANCE_USERNAME_PREFIX.length <= 64,
+    `must be at most ${64 - CONFORMANCE_USERNAME_PREFIX.length} characters`,
+  ),
 );
 
 /** AuthenticatorSelectionCriteria; unknown members are kept, because the options echo it verbatim. */
@@ -33,7 +49,7 @@ const extensions = z
 
 export const creationOptionsRequest = z.object({
   username: bindingUsername,
-  displayName,
+  displayName: asSent(displayName),
   authenticatorSelection: authenticatorSelection.optional(),
   attestation: z.enum(["none", "indirect", "direct", "enterprise"]).optional(),
   extensions: extensions.optional(),
@@ -51,10 +67,15 @@ const collectedClientData = z.looseObject({
   challenge: base64url(128),
   origin: z.string().min(1),
   crossOrigin: z.boolean().optional(),
+  // TokenBinding: `id` (the Token Binding ID, base64url) must be there when the status is "present".
   tokenBinding: z
     .strictObject({
       status: z.enum(["present", "supported", "not-supported"]),
-      id: z.string().optional(),
+      id: base64url(1024).optional(),
+    })
+    .refine((binding) => binding.status !== "present" || binding.id !== undefined, {
+      message: 'a tokenBinding with status "present" must carry its id',
+      path: ["id"],
     })
     .optional(),
 });

@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ConfigError } from "../config/config";
 import { AppError, type ErrorCode } from "../errors";
 import { jsonLogger } from "../observability/logger";
 import type { AppEnv } from "./app-env";
@@ -26,7 +25,7 @@ export function handleError(error: unknown, c: Context<AppEnv>) {
       type: "internal_error",
       requestId: c.get("requestId"),
       code: appError.code,
-      // ConfigError messages name variables, never values; other faults log their class and message only.
+      // CONFIGURATION_ERROR messages name variables, never values; other faults log their class and message only.
       error: error instanceof Error ? `${error.name}: ${error.message}` : "non-error thrown",
     });
   }
@@ -35,9 +34,6 @@ export function handleError(error: unknown, c: Context<AppEnv>) {
 
 function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
-  if (error instanceof ConfigError) {
-    return new AppError("CONFIGURATION_ERROR", error.message, { variables: error.variables });
-  }
   if (error instanceof HTTPException) {
     const code = codeForHttpStatus[error.status] ?? (error.status >= 500 ? "INTERNAL_ERROR" : "INVALID_REQUEST");
     return new AppError(code, error.message || "Invalid request");

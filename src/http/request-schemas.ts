@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CONFORMANCE_USERNAME_PREFIX, isConformanceAccount } from "../ceremonies/conformance-accounts";
 import { normalizeUsername } from "../ceremonies/username";
 import { userVerificationLevels } from "../config/config";
 
@@ -43,7 +44,8 @@ export const username = z
       // Control and format characters hide look-alike names and break logs.
       .refine((value) => !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value), "must not contain control characters")
       // Counted as stored: case folding can lengthen a name ("İ" becomes two characters).
-      .refine((value) => normalizeUsername(value).length <= 64, "must be at most 64 characters"),
+      .refine((value) => normalizeUsername(value).length <= 64, "must be at most 64 characters")
+      .refine((value) => !isConformanceAccount(value), `must not start with "${CONFORMANCE_USERNAME_PREFIX}"`),
   );
 
 /** Shown to the user by their authenticator; emoji joiners are fine, bidi overrides are not. */

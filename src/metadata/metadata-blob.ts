@@ -3,29 +3,32 @@ import { isoBase64URL, verifyMDSBlob } from "@simplewebauthn/server/helpers";
 import { z } from "zod";
 import type { NewMetadataEntry } from "../db/metadata-repository";
 import { AppError, reasonOf } from "../errors";
+import { type SkippedEntry, statusReportShape, storedEntry } from "./metadata-statement";
 
 // The FIDO Alliance's production MDS3 root, as SimpleWebAuthn ships it (read once, no I/O).
 const bundledMdsRoots = SettingsService.getRootCertificates({ identifier: "mds" });
 
-export type VerifiedMetadataBlob = { no: number; nextUpdate: string; entries: NewMetadataEntry[] };
+export type VerifiedMetadataBlob = {
+  no: number;
+  nextUpdate: string;
+  entries: NewMetadataEntry[];
+  /** Entries that cannot be used (not FIDO2/U2F, or a statement missing what the policy reads). */
+  skipped: SkippedEntry[];
+};
 
 const payloadShape = z.object({
   no: z.number().int().positive(),
   nextUpdate: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
-  entries: z.array(
-    z.looseObject({
-      aaguid: z.string().optional(),
-      attestationCertificateKeyIdentifiers: z.array(z.string()).optional(),
-      metadataStatement: z.looseObject({ attestationTypes: z.array(z.string()) }).optional(),
-      statusReports: z.array(z.looseObject({ status: z.string(), effectiveDate: z.string().optional() })),
-    }),
-  ),
+  // Entries are checked one by one: one malformed entry must not cost the whole BLOB.
+  entries: z.array(z.unknown()),
 });
 
-/** Metadata lookup key of a FIDO2 authenticator model. */
-export const aaguidKey = (aaguid: string) => `aaguid:${aaguid.toLowerCase()}`;
-/** Metadata lookup key of a U2F authenticator: its attestation certificate's key identifier. */
-export const keyIdentifierKey = (hex: string) => `akid:${hex.toLowerCase()}`;
+const entryShape = z.looseObject({
+  aaguid: z.string().optional(),
+  attestationCertificateKeyIdentifiers: z.array(z.string()).optional(),
+  metadataStatement: z.unknown().optional(),
+  statusReports: z.array(statusReportShape),
+});
 
 /**
  * Verifies a metadata BLOB (a JWT) the way FIDO MDS3 asks — its x5c chain up to the configured
@@ -48,7 +51,9 @@ export async function verifyMetadataBlob(
   try {
     payload = (await verifyMDSBlob(blob)).payload;
   } catch (error) {
-    throw new AppError("METADATA_REJECTED", `The metadata BLOB was refused: ${reasonOf(error)}`);
+    const cause = (error as { cause?: unknown })?.cause;
+    const detail = cause ? `: ${reasonOf(cause)}` : "";
+    throw new AppError("METADATA_REJECTED", `The metadata BLOB was refused: ${reasonOf(error)}${detail}`);
   }
   const parsed = payloadShape.safeParse(payload);
   if (!parsed.success) {
@@ -60,17 +65,22 @@ export async function verifyMetadataBlob(
   }
 
   const rows: NewMetadataEntry[] = [];
-  for (const entry of entries) {
-    if (!entry.metadataStatement) continue;
-    // Icons are data URLs of up to tens of kilobytes; trust decisions never need them.
-    const { icon: _icon, ...statement } = entry.metadataStatement;
-    const keys = [
-      ...(entry.aaguid ? [aaguidKey(entry.aaguid)] : []),
-      ...(entry.attestationCertificateKeyIdentifiers ?? []).map(keyIdentifierKey),
-    ];
-    for (const key of new Set(keys)) rows.push({ key, statement, statusReports: entry.statusReports });
-  }
-  return { no, nextUpdate, entries: rows };
+  const skipped: SkippedEntry[] = [];
+  entries.forEach((raw, position) => {
+    const entry = entryShape.safeParse(raw);
+    if (!entry.success) {
+      skipped.push({ position, reason: "not an MDS3 entry (statusReports missing or malformed)" });
+      return;
+    }
+    if (entry.data.metadataStatement === undefined) {
+      skipped.push({ position, reason: "no metadataStatement" });
+      return;
+    }
+    const stored = storedEntry(entry.data.metadataStatement, entry.data.statusReports, entry.data);
+    if (typeof stored === "string") skipped.push({ position, reason: stored });
+    else rows.push(stored);
+  });
+  return { no, nextUpdate, entries: rows, skipped };
 }
 
 /** MDS_ROOT_CERT is PEM, or the certificate's DER in base64. */

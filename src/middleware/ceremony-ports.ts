@@ -1,5 +1,4 @@
 import { createMiddleware } from "hono/factory";
-import { loadServerKeys } from "../crypto/server-keys";
 import { CredentialRepository } from "../db/credential-repository";
 import { openDatabase } from "../db/database";
 import { MetadataRepository } from "../db/metadata-repository";
@@ -11,7 +10,7 @@ import { securityEventLog } from "../observability/security-events";
 /** Wires the storage, keys and log that ceremonies use; nothing here does I/O by itself. */
 export const ceremonyPorts = createMiddleware<AppEnv>(async (c, next) => {
   const config = c.get("config");
-  const keys = await loadServerKeys(config);
+  const keys = c.get("keys");
   const db = openDatabase(c.env.DB);
   c.set("ports", {
     config,

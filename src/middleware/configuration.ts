@@ -1,10 +1,13 @@
 import { createMiddleware } from "hono/factory";
 import { type Config, parseConfig } from "../config/config";
+import { loadServerKeys } from "../crypto/server-keys";
 import type { AppEnv } from "../http/app-env";
 import { jsonLogger } from "../observability/logger";
 
 // Parsed once per isolate for a given env object; a bad value fails every request with a
-// CONFIGURATION_ERROR naming the variable instead of crashing the isolate at start-up.
+// CONFIGURATION_ERROR naming the variable instead of crashing the isolate at start-up. The
+// keys are imported here too (once per isolate, cached): a secret that parses but holds no
+// usable key fails every request the same way, the health check included.
 const parsed = new WeakMap<object, Config>();
 
 export const configuration = createMiddleware<AppEnv>(async (c, next) => {
@@ -15,5 +18,6 @@ export const configuration = createMiddleware<AppEnv>(async (c, next) => {
   }
   c.set("config", config);
   c.set("logger", jsonLogger(config.logLevel, { requestId: c.get("requestId") }));
+  c.set("keys", await loadServerKeys(config));
   await next();
 });

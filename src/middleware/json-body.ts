@@ -1,4 +1,3 @@
-import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/app-env";
@@ -6,29 +5,83 @@ import type { AppEnv } from "../http/app-env";
 /** Largest body we read: an attestation with a certificate chain fits with room to spare. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const tooLarge = (): never => {
-  throw new AppError("PAYLOAD_TOO_LARGE", `Request body exceeds ${MAX_BODY_BYTES} bytes`);
+/**
+ * Loading FIDO metadata (PUT /api/v1/admin/metadata and …/statements, behind the admin key)
+ * takes more: the production FIDO MDS BLOB is several MB.
+ */
+export const MAX_METADATA_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The routes that take a body larger than MAX_BODY_BYTES, by "METHOD /exact/path", and their
+ * own cap. A route that needs more is listed here, and only there is more read.
+ */
+export const routeBodyLimits: Readonly<Record<string, number>> = {
+  "PUT /api/v1/admin/metadata": MAX_METADATA_BODY_BYTES,
+  "PUT /api/v1/admin/metadata/statements": MAX_METADATA_BODY_BYTES,
 };
 
-const limit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+/** What a request on this method and path may send, in bytes. */
+export const bodyLimitFor = (method: string, path: string): number =>
+  routeBodyLimits[`${method} ${path}`] ?? MAX_BODY_BYTES;
 
-/** Bodies are JSON and bounded; anything else is refused before it is read. */
-export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
-  if (c.req.method === "POST" || c.req.method === "PATCH") {
-    const type = c.req.header("content-type") ?? "";
-    if (!/^application\/json\s*(;|$)/i.test(type)) {
-      throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
+/** Methods that are for sending a body: they must declare JSON even when they send none. */
+const bodyMethods = new Set(["POST", "PUT", "PATCH"]);
+const jsonType = /^application\/json\s*(;|$)/i;
+const utf8 = new TextDecoder();
+
+const tooLarge = (maxBytes: number): AppError =>
+  new AppError("PAYLOAD_TOO_LARGE", `Request body exceeds ${maxBytes} bytes`);
+
+/**
+ * Reads the whole body, counting the bytes actually received: a Content-Length can understate
+ * the body (or be missing, when it is sent chunked), so it is never taken at its word.
+ */
+async function readAtMost(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge(maxBytes);
     }
+    chunks.push(value);
   }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/**
+ * Bodies are JSON and bounded. A request that carries a body, whatever its method, must say
+ * it is JSON (415 otherwise, before a byte is read), and is read here once, up to its route's
+ * cap (413 beyond it). The text goes into Hono's body cache, where `c.req.json()` (and so every
+ * validJson validator) takes it from: no second read and no copy of the request. The raw
+ * stream is spent afterwards; read bodies through `c.req`, never `c.req.raw`.
+ */
+export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const raw = c.req.raw;
-  if (raw.body && raw.headers.has("content-length")) {
-    // An honest oversize Content-Length is refused before a byte is read.
-    if (!(Number(raw.headers.get("content-length")) <= MAX_BODY_BYTES)) tooLarge();
-    // bodyLimit takes a Content-Length at its word and then reads whatever follows. A declared
-    // length can understate the body, so drop it and let bodyLimit count the bytes it reads.
-    const headers = new Headers(raw.headers);
-    headers.delete("content-length");
-    c.req.raw = new Request(raw, { headers });
+  const declared = raw.headers.get("content-length");
+  // A DELETE (say) with no body, or an explicitly empty one, is not held to the JSON rule.
+  const carriesBody = bodyMethods.has(raw.method) || (raw.body !== null && declared !== "0");
+  if (!carriesBody) return next();
+  if (!jsonType.test(raw.headers.get("content-type") ?? "")) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
   }
-  return limit(c, next);
+  if (!raw.body) return next();
+  const maxBytes = bodyLimitFor(raw.method, c.req.path);
+  // An honest oversize Content-Length is refused before a byte is read.
+  if (declared !== null && !(Number(declared) <= maxBytes)) throw tooLarge(maxBytes);
+  const text = utf8.decode(await readAtMost(raw.body, maxBytes));
+  // Hono keeps body promises in this cache (its type says string, the runtime holds promises).
+  c.req.bodyCache.text = Promise.resolve(text) as unknown as string;
+  return next();
 });

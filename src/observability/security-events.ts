@@ -20,6 +20,13 @@ export type SecurityEventType =
   | "admin_credential_disabled"
   | "admin_credential_enabled"
   | "admin_credential_removed"
+  // FIDO metadata (docs/conformance.md "Attestation trust"): operator loads, reads and removals,
+  // and the scheduled refresh from MDS_URL.
+  | "admin_metadata_viewed"
+  | "admin_metadata_loaded"
+  | "admin_metadata_removed"
+  | "metadata_refreshed"
+  | "admin_auth_failed"
   | "rate_limited"
   | "rate_limiter_fault";
 
@@ -31,7 +38,7 @@ export type SecurityEvent = {
   userId?: string | null;
   /** Our row id of the credential, never the raw WebAuthn credential id. */
   credentialRowId?: string;
-  /** Rate limiting: the limited client (IPv4 address or IPv6 /64); the JSON log only, never metrics. */
+  /** Rate limiting, refused admin calls: the client (IPv4 address or IPv6 /64); the JSON log only, never metrics. */
   client?: string;
 };
 

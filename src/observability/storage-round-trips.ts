@@ -1,13 +1,7 @@
-/** The storage a request can wait on: each call is one network round trip on the edge. */
-export const roundTripKinds = ["limiter", "challenge", "d1-read", "d1-write"] as const;
-export type RoundTripKind = (typeof roundTripKinds)[number];
+import { formatRoundTrips, type RoundTripKind, roundTripKinds } from "./round-trip-header";
 
-/**
- * Calls per kind, and `waits`: how many times the request waited on storage with nothing else
- * in flight. Calls made together count as one wait; on the edge, latency grows with waits.
- */
-export type RoundTrips = Record<RoundTripKind | "waits", number>;
-const metrics = [...roundTripKinds, "waits"] as const;
+// Readers of the header (tests) import it from here too.
+export { parseRoundTrips, type RoundTrips } from "./round-trip-header";
 
 /**
  * Counts one request's storage round trips and the time spent waiting on them. Only built when
@@ -37,30 +31,8 @@ export class RoundTripCounter {
 
   /** `Server-Timing` value: one metric per kind, the call count as its description. */
   serverTiming(): string {
-    const kinds = roundTripKinds.map((kind) => {
-      const { calls, ms } = this.#counts.get(kind) ?? { calls: 0, ms: 0 };
-      return `${kind};dur=${ms.toFixed(1)};desc="${calls}"`;
-    });
-    return [...kinds, `waits;desc="${this.#waits}"`].join(", ");
+    return formatRoundTrips(this.#counts, this.#waits);
   }
-}
-
-/** Parses what `serverTiming()` wrote; metrics of other names are ignored. */
-export function parseRoundTrips(header: string | null): RoundTrips | null {
-  if (!header) return null;
-  const counts = Object.fromEntries(metrics.map((name) => [name, 0])) as RoundTrips;
-  let seen = false;
-  for (const metric of header.split(",")) {
-    const [name = "", ...params] = metric.trim().split(";");
-    if (!(metrics as readonly string[]).includes(name)) continue;
-    const desc = params.map((p) => p.trim()).find((p) => p.startsWith("desc="));
-    const value = Number(desc?.slice("desc=".length).replaceAll('"', ""));
-    if (Number.isInteger(value)) {
-      counts[name as keyof RoundTrips] = value;
-      seen = true;
-    }
-  }
-  return seen ? counts : null;
 }
 
 // Drizzle writes every query as one statement; a leading SELECT (or a WITH that writes

@@ -5,6 +5,7 @@ import { startAuthentication } from "../ceremonies/authentication-options";
 import { finishAuthentication } from "../ceremonies/authentication-verification";
 import { startRegistration } from "../ceremonies/registration-options";
 import { finishRegistration } from "../ceremonies/registration-verification";
+import { normalizeUsername } from "../ceremonies/username";
 import type { AppEnv } from "../http/app-env";
 import {
   assertionResultRequest,
@@ -25,7 +26,8 @@ import { validJson } from "../http/validate";
  * passkeys only to its own test accounts, never to an account of the native API.
  */
 const profile = "fido-conformance" as const;
-const accountName = (username: string) => `${CONFORMANCE_USERNAME_PREFIX}${username}`;
+/** The stored account of a binding username, normalised as the native API stores names. */
+const accountName = (username: string) => `${CONFORMANCE_USERNAME_PREFIX}${normalizeUsername(username)}`;
 
 /** ServerResponse on success: the payload plus `status` and an empty `errorMessage`. */
 const serverResponse = <T extends object>(c: Context<AppEnv>, payload: T) =>
@@ -42,12 +44,12 @@ export const conformanceRoutes = new Hono<AppEnv>()
         attestation: body.attestation,
         authenticatorSelection: body.authenticatorSelection,
         extensions: body.extensions as AuthenticationExtensionsClientInputs | undefined,
-        session: null,
+        account: null,
         profile,
       },
       c.get("ports"),
     );
-    // user.name and user.displayName are echoed as sent (the account name is stored normalised).
+    // user.name and user.displayName are echoed exactly as sent; the account is stored normalised.
     return serverResponse(c, {
       ...options,
       user: { ...options.user, name: body.username, displayName: body.displayName },

@@ -1,59 +1,62 @@
+import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
-import { openDatabase } from "../db/database";
-import { MetadataRepository } from "../db/metadata-repository";
-import { AppError } from "../errors";
 import type { AppEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
-import { validJson } from "../http/validate";
-import { verifyMetadataBlob } from "../metadata/metadata-blob";
+import { validJson, validParams } from "../http/validate";
+import {
+  listMetadataSources,
+  loadMetadataBlob,
+  loadMetadataStatements,
+  MDS_SOURCE,
+  type MetadataPorts,
+  removeMetadataSource,
+  STATEMENTS_SOURCE,
+} from "../metadata/metadata-sources";
+import { MAX_METADATA_BODY_BYTES } from "../middleware/json-body";
+
+const sourceName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "must be 1 to 32 lower-case letters, digits or dashes");
 
 /** A JWT: three base64url parts (the signature part may be empty only for alg "none", which is refused anyway). */
 const loadRequest = z.strictObject({
   blob: z
     .string()
-    .max(60_000)
+    .max(MAX_METADATA_BODY_BYTES)
     .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, "must be a metadata BLOB (a JWT)"),
+  source: sourceName
+    .refine((name) => name !== STATEMENTS_SOURCE, `"${STATEMENTS_SOURCE}" holds loose statements`)
+    .default(MDS_SOURCE),
 });
 
+/** Statements are checked one by one when loaded (src/metadata/metadata-statement.ts). */
+const statementsRequest = z.strictObject({
+  statements: z.array(z.record(z.string(), z.unknown())).max(2000),
+});
+
+const sourceParam = z.strictObject({ source: sourceName });
+
+/** The ports the metadata actions use, from the request's ceremony ports (src/middleware/ceremony-ports.ts). */
+function metadataPorts(c: Context<AppEnv>): MetadataPorts {
+  const { config, metadata, events, now } = c.get("ports");
+  return { config, metadata, events, logger: c.get("logger"), now };
+}
+
 /**
- * FIDO Metadata Service BLOBs, loaded by an operator (ATTESTATION_TRUST = "mds"; see
- * docs/conformance.md "Attestation trust"). Behind the admin key (src/middleware/admin-auth.ts).
+ * FIDO metadata, loaded by an operator (ATTESTATION_TRUST = "mds"; see docs/conformance.md
+ * "Attestation trust"): MDS3 BLOBs by source name, and loose statements for testing. Behind the
+ * admin key (src/middleware/admin-auth.ts); the only routes with the larger body limit
+ * (src/middleware/json-body.ts), since the production FIDO MDS BLOB is several MB.
  */
 export const metadataRoutes = new Hono<AppEnv>()
-  .get("/", async (c) => {
-    const blob = await new MetadataRepository(openDatabase(c.env.DB)).currentBlob();
-    return ok(c, blob ? describe(blob) : null);
-  })
-  .put("/", validJson(loadRequest), async (c) => {
-    const { blob } = c.req.valid("json");
-    const config = c.get("config");
-    const now = new Date();
-    const verified = await verifyMetadataBlob(blob, config.attestationTrust.mdsRootCertificate, now);
-    const repository = new MetadataRepository(openDatabase(c.env.DB));
-    const current = await repository.currentBlob();
-    const stale = () =>
-      new AppError(
-        "METADATA_REJECTED",
-        `The metadata BLOB number ${verified.no} is not higher than the loaded one (${current?.no ?? "?"})`,
-      );
-    // FIDO MDS: ignore a BLOB whose number is not higher than the last one loaded.
-    if (current && verified.no <= current.no) throw stale();
-    if (!(await repository.replace(verified, verified.entries))) throw stale();
-    c.get("logger").log("info", {
-      type: "metadata_loaded",
-      no: verified.no,
-      nextUpdate: verified.nextUpdate,
-      entries: verified.entries.length,
-    });
-    return ok(c, { no: verified.no, nextUpdate: verified.nextUpdate, entryCount: verified.entries.length }, 201);
-  });
-
-function describe(blob: { no: number; nextUpdate: string; entryCount: number; loadedAt: Date }) {
-  return {
-    no: blob.no,
-    nextUpdate: blob.nextUpdate,
-    entryCount: blob.entryCount,
-    loadedAt: blob.loadedAt.toISOString(),
-  };
-}
+  .get("/", async (c) => ok(c, await listMetadataSources(metadataPorts(c))))
+  .put("/", validJson(loadRequest), async (c) =>
+    ok(c, await loadMetadataBlob(c.req.valid("json"), metadataPorts(c)), 201),
+  )
+  .put("/statements", validJson(statementsRequest), async (c) =>
+    ok(c, await loadMetadataStatements(c.req.valid("json").statements, metadataPorts(c)), 201),
+  )
+  .delete("/:source", validParams(sourceParam), async (c) =>
+    ok(c, await removeMetadataSource(c.req.valid("param").source, metadataPorts(c))),
+  );

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { startRegistration } from "../ceremonies/registration-options";
 import { finishRegistration } from "../ceremonies/registration-verification";
 import type { AppEnv } from "../http/app-env";
-import { optionalSession } from "../http/bearer-session";
+import { optionalAccount } from "../http/bearer-session";
 import { ok } from "../http/envelope";
 import { displayName, registrationResponse, username, userVerification } from "../http/request-schemas";
 import { validJson } from "../http/validate";
@@ -37,14 +37,14 @@ const verifyRequest = z.strictObject({ credential: registrationResponse });
 export const registrationRoutes = new Hono<AppEnv>()
   .post("/challenge", validJson(challengeRequest), async (c) => {
     const body = c.req.valid("json");
-    const session = await optionalSession(c);
+    const account = await optionalAccount(c);
     const { authenticatorSelection, ...rest } = body;
     const options = await startRegistration(
       {
         ...rest,
         userVerification: body.userVerification ?? authenticatorSelection?.userVerification,
         authenticatorSelection,
-        session,
+        account,
       },
       c.get("ports"),
     );

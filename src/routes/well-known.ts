@@ -2,16 +2,15 @@ import { Hono } from "hono";
 import { relatedOriginsDocument } from "../ceremonies/related-origins";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/app-env";
-import { ceremonyPorts } from "../middleware/ceremony-ports";
 
 /**
  * The session token's public keys in standard JWKS form (not our envelope), so any JWT
  * library in an app backend can fetch and cache them.
  */
 export const wellKnownRoutes = new Hono<AppEnv>()
-  .get("/jwks.json", ceremonyPorts, (c) => {
+  .get("/jwks.json", (c) => {
     c.header("Cache-Control", "public, max-age=300");
-    return c.json(c.get("ports").sessions.jwks);
+    return c.json(c.get("keys").sessions.jwks);
   })
   // Related origins (src/ceremonies/related-origins.ts): the bare document browsers fetch, as
   // application/json, or 404 when every origin is within the RP ID.

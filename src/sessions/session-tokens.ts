@@ -1,4 +1,12 @@
-import { calculateJwkThumbprint, exportJWK, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  importJWK,
+  type JWK,
+  type JWTHeaderParameters,
+  jwtVerify,
+  SignJWT,
+} from "jose";
 
 export type SessionClaims = {
   userId: string;
@@ -10,41 +18,46 @@ export type SessionClaims = {
 
 export type VerifiedSession = SessionClaims & { expiresAt: Date };
 
+type SigningKey = { kid: string; privateKey: CryptoKey; publicKey: CryptoKey; publicJwk: JWK };
+
+const badSecret = () =>
+  new Error("SESSION_SIGNING_KEY: must be an EC P-256 private key as JWK JSON, or a JSON array of them (newest first)");
+
 /**
- * Signs and checks the short-lived ES256 session token. The public half is published at
- * /.well-known/jwks.json under a kid (the key's RFC 7638 thumbprint), so a new key can be
- * rolled in by publishing both for a token lifetime.
+ * Signs and checks the short-lived ES256 session token. Public halves are published at
+ * /.well-known/jwks.json under a kid (the key's RFC 7638 thumbprint). SESSION_SIGNING_KEY is
+ * one private JWK, or a JSON array of them: the first signs, all verify and are published,
+ * so a key is rotated without breaking tokens in flight (README "Rotating the session key").
  */
 export class SessionTokens {
   private constructor(
-    private readonly privateKey: CryptoKey,
-    private readonly publicKey: CryptoKey,
-    private readonly publicJwk: JWK,
+    private readonly keys: SigningKey[],
     private readonly issuer: string,
     private readonly audience: string,
     private readonly ttlSeconds: number,
   ) {}
 
   static async fromSecret(secret: string, rpId: string, ttlSeconds: number): Promise<SessionTokens> {
-    let jwk: JWK;
+    let parsed: unknown;
     try {
-      jwk = JSON.parse(secret) as JWK;
+      parsed = JSON.parse(secret);
     } catch {
-      throw new Error("SESSION_SIGNING_KEY: must be an EC P-256 private key as JWK JSON");
+      throw badSecret();
     }
-    if (jwk.kty !== "EC" || jwk.crv !== "P-256" || typeof jwk.d !== "string") {
-      throw new Error("SESSION_SIGNING_KEY: must be an EC P-256 private key as JWK JSON");
-    }
-    const { d: _private, key_ops: _ops, ext: _ext, ...publicParts } = jwk;
-    const kid = await calculateJwkThumbprint(publicParts, "sha256");
-    const privateKey = (await importJWK({ ...jwk, alg: "ES256" }, "ES256")) as CryptoKey;
-    const publicKey = (await importJWK({ ...publicParts, alg: "ES256" }, "ES256")) as CryptoKey;
-    const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" };
-    return new SessionTokens(privateKey, publicKey, publicJwk, `https://${rpId}`, rpId, ttlSeconds);
+    const jwks = Array.isArray(parsed) ? parsed : [parsed];
+    if (jwks.length === 0 || jwks.length > 4) throw badSecret();
+    const keys = await Promise.all(jwks.map((jwk) => importSigningKey(jwk)));
+    if (new Set(keys.map((key) => key.kid)).size !== keys.length) throw badSecret();
+    return new SessionTokens(keys, `https://${rpId}`, rpId, ttlSeconds);
   }
 
   get jwks(): { keys: JWK[] } {
-    return { keys: [this.publicJwk] };
+    return { keys: this.keys.map((key) => key.publicJwk) };
+  }
+
+  private get signing(): SigningKey {
+    // fromSecret refuses an empty list.
+    return this.keys[0] as SigningKey;
   }
 
   async issue(claims: SessionClaims): Promise<{ token: string; expiresAt: Date }> {
@@ -55,21 +68,27 @@ export class SessionTokens {
       cid: claims.passkeyId,
       uv: claims.userVerified,
     })
-      .setProtectedHeader({ alg: "ES256", kid: this.publicJwk.kid, typ: "JWT" })
+      .setProtectedHeader({ alg: "ES256", kid: this.signing.kid, typ: "JWT" })
       .setSubject(claims.userId)
       .setIssuer(this.issuer)
       .setAudience(this.audience)
       .setIssuedAt(issuedAt)
       .setExpirationTime(expiresAt)
       .setJti(crypto.randomUUID())
-      .sign(this.privateKey);
+      .sign(this.signing.privateKey);
     return { token, expiresAt: new Date(expiresAt * 1000) };
   }
 
   /** Returns the session, or null for any token that is not ours, altered or expired. */
   async verify(token: string): Promise<VerifiedSession | null> {
     try {
-      const { payload } = await jwtVerify(token, this.publicKey, {
+      // The kid picks the key; a token naming none of ours is refused (no trying each key).
+      const key = (header: JWTHeaderParameters) => {
+        const found = this.keys.find((candidate) => candidate.kid === header.kid);
+        if (!found) throw new Error("unknown kid");
+        return found.publicKey;
+      };
+      const { payload } = await jwtVerify(token, key, {
         algorithms: ["ES256"],
         issuer: this.issuer,
         audience: this.audience,
@@ -86,5 +105,21 @@ export class SessionTokens {
     } catch {
       return null;
     }
+  }
+}
+
+async function importSigningKey(value: unknown): Promise<SigningKey> {
+  if (typeof value !== "object" || value === null) throw badSecret();
+  const jwk = value as JWK;
+  if (jwk.kty !== "EC" || jwk.crv !== "P-256" || typeof jwk.d !== "string") throw badSecret();
+  const { d: _private, key_ops: _ops, ext: _ext, kid: _kid, alg: _alg, use: _use, ...publicParts } = jwk;
+  try {
+    const kid = await calculateJwkThumbprint(publicParts, "sha256");
+    const privateKey = (await importJWK({ ...jwk, alg: "ES256" }, "ES256")) as CryptoKey;
+    const publicKey = (await importJWK({ ...publicParts, alg: "ES256" }, "ES256")) as CryptoKey;
+    const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" };
+    return { kid, privateKey, publicKey, publicJwk };
+  } catch {
+    throw badSecret();
   }
 }

@@ -1,6 +1,6 @@
 import * as x509 from "@peculiar/x509";
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
-import { generateKeyPair, type KeyAlgorithm } from "../authenticator/cose";
+import { generateKeyPair } from "../authenticator/cose";
 import {
   type AttestationCertificate,
   type AuthenticatorOptions,
@@ -18,9 +18,8 @@ type Loose = any;
  * four POSTs, a fresh username per registration, our software authenticator in place of
  * their virtual one.
  */
-export function bindingClient(overrides: Partial<Record<keyof Env | "ADMIN_API_KEY", unknown>> = {}) {
-  // ADMIN_API_KEY is an optional secret, so it is not in the generated Env type.
-  const call = workerWithEnv({ CONFORMANCE_API: "true", ...overrides } as Partial<Record<keyof Env, unknown>>);
+export function bindingClient(overrides: Partial<Record<keyof Env, unknown>> = {}) {
+  const call = workerWithEnv({ CONFORMANCE_API: "true", ...overrides });
   const post = async (path: string, body: unknown): Promise<{ status: number; headers: Headers; body: Loose }> =>
     call("POST", path, { body });
 
@@ -75,7 +74,40 @@ export function bindingClient(overrides: Partial<Record<keyof Env | "ADMIN_API_K
     return post("/assertion/result", options.tamper ? options.tamper(json) : json);
   }
 
-  return { call, post, creationOptions, register, getOptions, authenticate };
+  /**
+   * A registration whose attestation the test builds itself (crafted-attestation.ts), for
+   * formats our software authenticator does not produce.
+   */
+  async function registerWith(
+    build: (options: Loose) => Promise<Record<string, unknown>>,
+    request: Record<string, unknown> = {},
+  ) {
+    const username = uniqueUsername("fido");
+    const created = await creationOptions({
+      username,
+      displayName: `Display ${username}`,
+      attestation: "direct",
+      ...request,
+    });
+    if (created.status !== 200) throw new Error(`attestation/options failed: ${JSON.stringify(created.body)}`);
+    const result = await post("/attestation/result", await build(created.body));
+    return { username, options: created.body, result };
+  }
+
+  /** The admin metadata endpoints, with an admin key. */
+  function metadataAdmin(adminKey: string) {
+    const headers = { authorization: `Bearer ${adminKey}` };
+    return {
+      loadBlob: (blob: string, source?: string) =>
+        call("PUT", "/api/v1/admin/metadata", { body: source ? { blob, source } : { blob }, headers }),
+      loadStatements: (statements: unknown[]) =>
+        call("PUT", "/api/v1/admin/metadata/statements", { body: { statements }, headers }),
+      sources: () => call("GET", "/api/v1/admin/metadata", { headers }),
+      remove: (source: string) => call("DELETE", `/api/v1/admin/metadata/${source}`, { headers }),
+    };
+  }
+
+  return { call, post, creationOptions, register, registerWith, getOptions, authenticate, metadataAdmin };
 }
 
 export type BindingResponse = { status: number; body: { status: string; errorMessage: string } };
@@ -109,25 +141,49 @@ export const notAnObject = [[], 0, 1, false, true, "a string", null] as const;
 
 x509.cryptoProvider.set(crypto);
 
+/** An issuing certificate and its key: a root or an intermediate of a test CA. */
+export type Issuer = { certificate: x509.X509Certificate; keys: CryptoKeyPair };
+
+export type IssuedBatch = AttestationCertificate & {
+  certificate: x509.X509Certificate;
+  /** The intermediates between the leaf and the root, leaf side first. */
+  intermediates: Issuer[];
+};
+
 export type TestCA = {
   root: x509.X509Certificate;
   rootKeys: CryptoKeyPair;
-  /** A batch (leaf) certificate for attestation, signed by the root (or an intermediate). */
-  issueBatch(options?: BatchOptions): Promise<AttestationCertificate & { certificate: x509.X509Certificate }>;
+  /** A batch (leaf) certificate for attestation, signed by the root (or through intermediates). */
+  issueBatch(options?: BatchOptions): Promise<IssuedBatch>;
+  /** A CRL of the given issuer (default: the root) revoking the given certificates. */
+  crl(revoked: x509.X509Certificate[], issuer?: Issuer): Promise<Uint8Array<ArrayBuffer>>;
 };
 
 export type BatchOptions = {
-  algorithm?: "ES256";
+  /** The leaf key's algorithm (default ES256); it signs the attestation statement. */
+  algorithm?: "ES256" | "RS256";
+  /** The leaf's own key pair instead of a fresh one (e.g. the credential key, for android-key and apple). */
+  keys?: CryptoKeyPair;
   /** Overrides the leaf subject (default: a valid packed attestation subject). */
   subject?: string;
   notBefore?: Date;
   notAfter?: Date;
   /** Adds id-fido-gen-ce-aaguid with these 16 bytes. */
   aaguid?: Uint8Array;
-  /** Issue through an intermediate CA and include it in x5c. */
+  /** More leaf extensions (android key description, apple nonce). */
+  extensions?: x509.Extension[];
+  /** Issue through one intermediate CA and include it in x5c. */
   intermediate?: boolean;
+  /** Issue through this many intermediate CAs (root → first → … → leaf), all in x5c. */
+  intermediates?: number;
+  /** The intermediate next to the root has expired. */
+  expiredIntermediate?: boolean;
+  /** Put the intermediates in x5c in the wrong order (root side first). */
+  misordered?: boolean;
   /** Append the root itself to x5c (a "full chain"). */
   includeRoot?: boolean;
+  /** CRL distribution point URL of the leaf (its issuer's CRL) and of the intermediates (the root's). */
+  crlUrls?: { leaf?: string; intermediates?: string };
 };
 
 const ecdsa = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
@@ -138,6 +194,7 @@ const nextSerial = () => (serial++).toString(16).padStart(4, "0");
 /** A throwaway certificate authority made in the test, like an authenticator vendor's. */
 export async function createTestCA(name = "Test Attestation Root"): Promise<TestCA> {
   const rootKeys = (await crypto.subtle.generateKey(ecdsa, true, ["sign", "verify"])) as CryptoKeyPair;
+  // Critical basic constraints on the root, as Resp-5 P-4 has it.
   const root = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: nextSerial(),
     name: `CN=${name}, O=Test Vendor, C=US`,
@@ -151,35 +208,49 @@ export async function createTestCA(name = "Test Attestation Root"): Promise<Test
       await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
     ],
   });
+  const rootIssuer: Issuer = { certificate: root, keys: rootKeys };
 
-  async function issueBatch(options: BatchOptions = {}) {
-    let issuer = root;
-    let issuerKey = rootKeys.privateKey;
-    const chain: x509.X509Certificate[] = [];
-    if (options.intermediate) {
-      const keys = (await crypto.subtle.generateKey(ecdsa, true, ["sign", "verify"])) as CryptoKeyPair;
-      const intermediate = await x509.X509CertificateGenerator.create({
-        serialNumber: nextSerial(),
-        subject: "CN=Test Attestation Intermediate, O=Test Vendor, C=US",
-        issuer: root.subject,
-        notBefore: new Date(Date.now() - day),
-        notAfter: new Date(Date.now() + 300 * day),
-        signingAlgorithm: ecdsa,
-        publicKey: keys.publicKey,
-        signingKey: rootKeys.privateKey,
-        extensions: [
-          new x509.BasicConstraintsExtension(true, 0, true),
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
-          await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-          await x509.AuthorityKeyIdentifierExtension.create(rootKeys.publicKey),
-        ],
-      });
-      chain.push(intermediate);
-      issuer = intermediate;
-      issuerKey = keys.privateKey;
+  async function intermediate(issuer: Issuer, index: number, options: BatchOptions): Promise<Issuer> {
+    const keys = (await crypto.subtle.generateKey(ecdsa, true, ["sign", "verify"])) as CryptoKeyPair;
+    const expired = options.expiredIntermediate && issuer === rootIssuer;
+    const certificate = await x509.X509CertificateGenerator.create({
+      serialNumber: nextSerial(),
+      subject: `CN=Test Attestation Intermediate ${index + 1} ${nextSerial()}, O=Test Vendor, C=US`,
+      issuer: issuer.certificate.subject,
+      notBefore: new Date(Date.now() - (expired ? 30 : 1) * day),
+      notAfter: new Date(Date.now() + (expired ? -day : 300 * day)),
+      signingAlgorithm: ecdsa,
+      publicKey: keys.publicKey,
+      signingKey: issuer.keys.privateKey,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey),
+        ...(options.crlUrls?.intermediates
+          ? [new x509.CRLDistributionPointsExtension([options.crlUrls.intermediates])]
+          : []),
+      ],
+    });
+    return { certificate, keys };
+  }
+
+  async function issueBatch(options: BatchOptions = {}): Promise<IssuedBatch> {
+    const count = options.intermediates ?? (options.intermediate ? 1 : 0);
+    // Built from the root down; x5c lists them from the leaf up.
+    const fromRoot: Issuer[] = [];
+    let issuer = rootIssuer;
+    for (let i = 0; i < count; i++) {
+      issuer = await intermediate(issuer, i, options);
+      fromRoot.push(issuer);
     }
-    const leafKeys = await generateKeyPair(options.algorithm ?? "ES256");
-    const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(false, undefined, true)];
+    const algorithm = options.algorithm ?? "ES256";
+    const leafKeys = options.keys ?? (await generateKeyPair(algorithm));
+    const extensions: x509.Extension[] = [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      ...(options.extensions ?? []),
+      ...(options.crlUrls?.leaf ? [new x509.CRLDistributionPointsExtension([options.crlUrls.leaf])] : []),
+    ];
     if (options.aaguid) {
       // id-fido-gen-ce-aaguid: an OCTET STRING holding the 16 AAGUID bytes.
       const value = new Uint8Array([0x04, 0x10, ...options.aaguid]);
@@ -188,24 +259,80 @@ export async function createTestCA(name = "Test Attestation Root"): Promise<Test
     const certificate = await x509.X509CertificateGenerator.create({
       serialNumber: nextSerial(),
       subject: options.subject ?? "C=US, O=Test Vendor, OU=Authenticator Attestation, CN=Test Batch Certificate",
-      issuer: issuer.subject,
+      issuer: issuer.certificate.subject,
       notBefore: options.notBefore ?? new Date(Date.now() - day),
       notAfter: options.notAfter ?? new Date(Date.now() + 200 * day),
       signingAlgorithm: ecdsa,
       publicKey: leafKeys.publicKey,
-      signingKey: issuerKey,
+      signingKey: issuer.keys.privateKey,
       extensions,
     });
-    const x5c = [certificate, ...chain, ...(options.includeRoot ? [root] : [])].map(
+    const intermediates = [...fromRoot].reverse();
+    const ordered = options.misordered ? fromRoot : intermediates;
+    const x5c = [certificate, ...ordered.map((i) => i.certificate), ...(options.includeRoot ? [root] : [])].map(
       (cert) => new Uint8Array(cert.rawData),
     );
-    return {
-      certificate,
-      x5c,
-      privateKey: leafKeys.privateKey,
-      algorithm: (options.algorithm ?? "ES256") as KeyAlgorithm,
-    };
+    return { certificate, intermediates, x5c, privateKey: leafKeys.privateKey, algorithm };
   }
 
-  return { root, rootKeys, issueBatch };
+  async function crl(revoked: x509.X509Certificate[], issuer: Issuer = rootIssuer) {
+    const list = await x509.X509CrlGenerator.create({
+      issuer: issuer.certificate.subject,
+      thisUpdate: new Date(Date.now() - day),
+      nextUpdate: new Date(Date.now() + day),
+      entries: revoked.map((certificate) => ({ serialNumber: certificate.serialNumber, revocationDate: new Date() })),
+      signingAlgorithm: ecdsa,
+      signingKey: issuer.keys.privateKey,
+      extensions: [await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey)],
+    });
+    return new Uint8Array(list.rawData);
+  }
+
+  return { root, rootKeys, issueBatch, crl };
+}
+
+/** Base64 DER, as metadata statements carry certificates. */
+export const base64Certificate = (certificate: x509.X509Certificate) =>
+  isoBase64URL.fromBuffer(new Uint8Array(certificate.rawData), "base64");
+
+/** The 16 bytes of an AAGUID written as a UUID. */
+export const aaguidBytes = (uuid: string): Uint8Array<ArrayBuffer> =>
+  new Uint8Array(
+    uuid
+      .replaceAll("-", "")
+      .match(/../g)
+      ?.map((pair) => Number.parseInt(pair, 16)) ?? [],
+  );
+
+/** A metadata statement as the FIDO conformance tool hands them out (its metadata download). */
+export function metadataStatement(
+  aaguid: string,
+  options: {
+    attestationTypes?: string[];
+    roots?: x509.X509Certificate[];
+    authenticationAlgorithms?: string[];
+    getInfoAlgorithms?: number[];
+    icon?: string;
+    description?: string;
+  } = {},
+): Record<string, unknown> {
+  return {
+    aaguid,
+    description: options.description ?? "Test FIDO2 authenticator",
+    schema: 3,
+    protocolFamily: "fido2",
+    attestationTypes: options.attestationTypes ?? ["basic_full"],
+    authenticationAlgorithms: options.authenticationAlgorithms ?? ["secp256r1_ecdsa_sha256_raw"],
+    attestationRootCertificates: (options.roots ?? []).map(base64Certificate),
+    ...(options.getInfoAlgorithms
+      ? {
+          authenticatorGetInfo: {
+            versions: ["FIDO_2_0"],
+            aaguid: aaguid.replaceAll("-", ""),
+            algorithms: options.getInfoAlgorithms.map((alg) => ({ type: "public-key", alg })),
+          },
+        }
+      : {}),
+    ...(options.icon ? { icon: options.icon } : {}),
+  };
 }

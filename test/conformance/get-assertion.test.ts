@@ -2,7 +2,7 @@ import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { concat } from "../authenticator/cose";
 import type { SoftAuthenticator } from "../authenticator/soft-authenticator";
-import { api, uniqueUsername } from "../support/api";
+import { api, ORIGIN, uniqueUsername } from "../support/api";
 import {
   bindingClient,
   decodeJSONBase64URL,
@@ -121,8 +121,11 @@ describe("Server-ServerPublicKeyCredentialGetOptionsResponse-Req-1", () => {
 
 describe("Server-ServerAuthenticatorAssertionResponse-Resp-1 (structure)", () => {
   let account: { username: string; authenticator: SoftAuthenticator };
+  let other: { username: string; authenticator: SoftAuthenticator };
   beforeAll(async () => {
-    account = await registered();
+    [account, other] = [await registered(), await registered()];
+    expect(other.authenticator.userHandle).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(other.authenticator.userHandle).not.toBe(account.authenticator.userHandle);
   });
 
   it("P-1: a valid assertion is accepted", async () => {
@@ -178,11 +181,23 @@ describe("Server-ServerAuthenticatorAssertionResponse-Resp-1 (structure)", () =>
       `F-21: userHandle not a DOMString (${JSON.stringify(v)})`,
       set("response.userHandle", v),
     ]),
-    ["userHandle of another user", set("response.userHandle", isoBase64URL.fromBuffer(new Uint8Array(16).fill(9)))],
+    // A real account's handle (registered through the binding), not a made-up one.
+    ["userHandle of another registered user", (c) => set("response.userHandle", other.authenticator.userHandle)(c)],
+    [
+      "userHandle that names no account",
+      set("response.userHandle", isoBase64URL.fromBuffer(new Uint8Array(16).fill(9))),
+    ],
     ["rawId differs from id", set("rawId", isoBase64URL.fromBuffer(new Uint8Array(32)))],
   ];
   it.each(cases)("%s → failed", async (_name, tamper) => {
     expectFailed(await binding.authenticate(account.authenticator, account.username, { tamper }), expect);
+  });
+
+  it("a userHandle of another registered user fails as a mismatch, though the signature is valid", async () => {
+    const tamper = (c: Credential) => set("response.userHandle", other.authenticator.userHandle)(c);
+    const response = await binding.authenticate(account.authenticator, account.username, { tamper });
+    expectFailed(response, expect);
+    expect(response.body.errorMessage).toContain("user_handle_mismatch");
   });
 
   it("F-20: a signature that does not verify → failed", async () => {
@@ -232,6 +247,7 @@ describe("Server-ServerAuthenticatorAssertionResponse-Resp-2 (CollectedClientDat
     ]),
     ["F-16: tokenBinding without status", clientData((d) => (d.tokenBinding = {}))],
     ["F-17: tokenBinding.status not a known value", clientData((d) => (d.tokenBinding = { status: "bananas" }))],
+    ['tokenBinding with status "present" but no id', clientData((d) => (d.tokenBinding = { status: "present" }))],
   ];
   it.each(cases)("%s → failed", async (_name, tamper) => {
     expectFailed(await binding.authenticate(account.authenticator, account.username, { tamper }), expect);
@@ -247,7 +263,8 @@ describe("Server-ServerAuthenticatorAssertionResponse-Resp-3 (authenticatorData)
   // [catalogue id, requested userVerification, UP, UV]; the old tools' authenticator clears UP
   // whenever user verification was discouraged.
   const flagCases: [string, string, boolean, boolean][] = [
-    ["P-2: UV set, required", "required", true, true],
+    // The old tools' P-2 sets only UV: UV implies presence, so a clear UP flag does not matter.
+    ["P-2: UV set (UP clear), required", "required", false, true],
     ["P-3: UV and UP set, required", "required", true, true],
     ["P-4: UV and UP clear, preferred", "preferred", false, false],
     ["P-5: UP set, discouraged", "discouraged", true, false],
@@ -317,15 +334,23 @@ describe("Server-ServerAuthenticatorAssertionResponse-Resp-3 (authenticatorData)
     expect(response.status).toBe(401);
   });
 
-  it("a challenge from the binding cannot be finished on the native API, nor the other way round", async () => {
+  it("a challenge from the binding cannot be finished on the native API", async () => {
     const { username, authenticator } = await registered();
     const options = await binding.getOptions({ username });
-    const credential = await authenticator.assert(options.body, {
-      origin: "http://localhost:8787",
-      userPresent: false,
-    });
+    const credential = await authenticator.assert(options.body, { origin: ORIGIN, userPresent: false });
     const native = await api("POST", "/api/v1/authentication/verify", { credential });
     expect(native.status).toBe(400);
     expect(native.body.error.code).toBe("INVALID_CHALLENGE");
+  });
+
+  it("a challenge from the native API cannot be finished on the binding", async () => {
+    const { signUp, authenticationOptions } = await import("../support/api");
+    const { authenticator, username } = await signUp();
+    const options = await authenticationOptions({ username });
+    expect(options.status).toBe(200);
+    const credential = await authenticator.assert(options.body.data, { origin: ORIGIN });
+    const response = await binding.post("/assertion/result", credential);
+    expectFailed(response, expect);
+    expect(response.body.errorMessage).toContain("challenge");
   });
 });

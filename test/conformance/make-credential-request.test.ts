@@ -121,6 +121,21 @@ describe("Server-ServerPublicKeyCredentialCreationOptions-Req-1", () => {
     expectFailed(await binding.creationOptions(body), expect);
   });
 
+  it("user.name and user.displayName echo exactly what was sent; the account is stored as the native API stores names", async () => {
+    const name = ` ${uniqueUsername("Spaced").toUpperCase()}  `;
+    const displayName = "  John  Doe ";
+    const created = await binding.creationOptions({ ...toolRequest(name), displayName });
+    expect(created.body.user.name).toBe(name);
+    expect(created.body.user.displayName).toBe(displayName);
+    const { result, authenticator } = await binding.register({ username: name, request: { displayName } });
+    expect(result.body).toEqual({ status: "ok", errorMessage: "" });
+    // The same account under its normalised spelling.
+    const options = await binding.getOptions({ username: name.trim().toLowerCase() });
+    expect(options.body.allowCredentials).toEqual([
+      expect.objectContaining({ id: authenticator.credentialIdBase64URL }),
+    ]);
+  });
+
   it("answers non-JSON and wrong content types in the binding's failure shape", async () => {
     const notJson = await binding.call("POST", "/attestation/options", {
       body: undefined,
@@ -131,6 +146,25 @@ describe("Server-ServerPublicKeyCredentialCreationOptions-Req-1", () => {
 });
 
 describe("CONFORMANCE_API gate", () => {
+  it.each(["fido-conformance:victim", " FIDO-Conformance:victim", "FIDO-CONFORMANCE:VICTIM "])(
+    "a native sign-up cannot take a name inside the binding's namespace (%j)",
+    async (spelling) => {
+      const response = await api("POST", "/api/v1/registration/challenge", { username: spelling, displayName: "x" });
+      expect(response.status).toBe(400);
+      expect(response.body.error.code).toBe("VALIDATION_ERROR");
+    },
+  );
+
+  it("a passkey registered through the binding cannot sign in on /api/v1, not even usernameless", async () => {
+    const { authenticator } = await binding.register();
+    const { authenticationOptions } = await import("../support/api");
+    const options = await authenticationOptions();
+    const credential = await authenticator.assert(options.body.data, { origin: "http://localhost:8787" });
+    const response = await api("POST", "/api/v1/authentication/verify", { credential });
+    expect(response.status).toBe(401);
+    expect(response.body.data).toBeUndefined();
+  });
+
   it.each(["/attestation/options", "/attestation/result", "/assertion/options", "/assertion/result"])(
     "%s does not exist unless CONFORMANCE_API is true",
     async (path) => {

@@ -3,16 +3,20 @@ import { decode } from "cborg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cbor, concat, type KeyAlgorithm } from "../authenticator/cose";
 import { SoftAuthenticator } from "../authenticator/soft-authenticator";
+import { newKey } from "../support/app-with-env";
 import {
+  aaguidBytes,
   bindingClient,
   createTestCA,
   decodeJSONBase64URL,
   expectFailed,
   jsonBase64URL,
+  metadataStatement,
   notAnObject,
   notAString,
   type TestCA,
 } from "./binding-client";
+import { craftedRegistration, credentialKey, packedStatement } from "./crafted-attestation";
 
 // Server-ServerAuthenticatorAttestationResponse-Resp-1 … Resp-8 ("MakeCredential Response"),
 // from the public catalogue in docs/conformance.md. Every F- item posts a real registration
@@ -60,8 +64,8 @@ const authData = (change: (bytes: Uint8Array) => Uint8Array) =>
 /** Standard base64 with padding: what the tools send as "not base64url". */
 const standardBase64 = (base64url: string) => `${base64url.replaceAll("-", "+").replaceAll("_", "/")}==`;
 
-async function expectRejected(options: Parameters<typeof binding.register>[0]) {
-  const { result } = await binding.register(options);
+async function expectRejected(options: Parameters<typeof binding.register>[0], client = binding) {
+  const { result } = await client.register(options);
   expectFailed(result, expect);
   return result;
 }
@@ -174,10 +178,18 @@ describe("Server-ServerAuthenticatorAttestationResponse-Resp-2 (CollectedClientD
     ]),
     ["F-16: tokenBinding without status", clientData((d) => (d.tokenBinding = {}))],
     ["F-17: tokenBinding.status not a known value", clientData((d) => (d.tokenBinding = { status: "bananas" }))],
+    ['tokenBinding with status "present" but no id', clientData((d) => (d.tokenBinding = { status: "present" }))],
     ["clientDataJSON not JSON", set("response.clientDataJSON", isoBase64URL.fromBuffer(new Uint8Array([1, 2, 3])))],
   ];
   it.each(cases)("%s → failed", async (_name, tamper) => {
     await expectRejected({ tamper });
+  });
+
+  it('a tokenBinding "present" without its id is refused by validation, before any verification', async () => {
+    const result = await expectRejected({ tamper: clientData((d) => (d.tokenBinding = { status: "present" })) });
+    expect(result.body.errorMessage).toContain(
+      'tokenBinding.id: a tokenBinding with status "present" must carry its id',
+    );
   });
 
   it.each(["present", "supported", "not-supported"])("tokenBinding with status %s is accepted", async (status) => {
@@ -231,7 +243,8 @@ describe("Server-ServerAuthenticatorAttestationResponse-Resp-3 (attestationObjec
     ["F-13: packed attStmt is an empty map", { ...packed, tamper: attestationObject((o) => ({ ...o, attStmt: {} })) }],
     ["F-14: packed attStmt.alg missing", { ...packed, tamper: attStmt(({ alg: _, ...rest }) => rest) }],
     ["F-15: packed attStmt.alg not a Number", { ...packed, tamper: attStmt((s) => ({ ...s, alg: "ES256" })) }],
-    ["F-16: packed attStmt.alg not the key's (-42)", { ...packed, tamper: attStmt((s) => ({ ...s, alg: -42 })) }],
+    // F-16 proper (alg against the metadata statement) is below, under ATTESTATION_TRUST = mds.
+    ["packed attStmt.alg not a COSE algorithm (-42)", { ...packed, tamper: attStmt((s) => ({ ...s, alg: -42 })) }],
     ["F-17: packed attStmt.sig missing", { ...packed, tamper: attStmt(({ sig: _, ...rest }) => rest) }],
     ["F-18: packed attStmt.sig not a byte string", { ...packed, tamper: attStmt((s) => ({ ...s, sig: "signature" })) }],
     ["F-19: packed attStmt.sig empty", { ...packed, tamper: attStmt((s) => ({ ...s, sig: new Uint8Array() })) }],
@@ -352,20 +365,179 @@ describe("Server-ServerAuthenticatorAttestationResponse-Resp-5 (packed FULL atte
     await expectRejected({ authenticatorOptions: { attestation: "packed", attestationCertificate } });
   });
 
-  it("F-13/F-14: a signature made with another key than the leaf's is refused", async () => {
+  it("F-13: a signature that the leaf's public key does not verify (made by another batch key) is refused", async () => {
     const certificate = await ca.issueBatch();
     const otherKey = await ca.issueBatch();
-    await expectRejected({
+    const result = await expectRejected({
       authenticatorOptions: {
         attestation: "packed",
         attestationCertificate: { ...certificate, privateKey: otherKey.privateKey },
       },
     });
+    expect(result.body.errorMessage).toContain("attestation_invalid");
+  });
+
+  it("F-14: a full attestation signed with the credential's own private key instead of the batch key is refused", async () => {
+    const credential = await credentialKey();
+    const batch = await ca.issueBatch();
+    const { result } = await binding.registerWith((options) =>
+      craftedRegistration(options, {
+        fmt: "packed",
+        aaguid: new Uint8Array(16),
+        credential,
+        attStmt: packedStatement(batch.x5c, { privateKey: credential.keys.privateKey, algorithm: "ES256" }),
+      }),
+    );
+    expectFailed(result, expect);
+    expect(result.body.errorMessage).toContain("attestation_invalid");
+    // The same statement signed with the batch key passes: only the signing key differs.
+    const control = await binding.registerWith((options) =>
+      craftedRegistration(options, {
+        fmt: "packed",
+        aaguid: new Uint8Array(16),
+        credential,
+        attStmt: packedStatement(batch.x5c, batch),
+      }),
+    );
+    expect(control.result.body).toEqual({ status: "ok", errorMessage: "" });
   });
 
   it("a leaf whose subject is not OU=Authenticator Attestation is refused", async () => {
     const attestationCertificate = await ca.issueBatch({ subject: "C=US, O=Test Vendor, OU=Sales, CN=Batch" });
     await expectRejected({ authenticatorOptions: { attestation: "packed", attestationCertificate } });
+  });
+});
+
+// The items that need metadata, run the way docs/conformance.md says to run the FIDO tool:
+// ATTESTATION_TRUST = "mds" with the tool's metadata statements loaded as loose statements.
+describe("Resp-3, Resp-5 and Resp-6 against metadata statements (ATTESTATION_TRUST = mds)", () => {
+  const ADMIN_API_KEY = newKey();
+  const mds = bindingClient({ ATTESTATION_TRUST: "mds", ADMIN_API_KEY });
+  const statements = mds.metadataAdmin(ADMIN_API_KEY);
+  let ca: TestCA;
+  beforeAll(async () => {
+    ca = await createTestCA("Test Conformance Metadata Root");
+  });
+
+  /** Loads one statement for a fresh AAGUID (replacing the previous set) and returns the AAGUID. */
+  async function statementFor(
+    options: Parameters<typeof metadataStatement>[1] = {},
+    extra: Record<string, unknown> = {},
+  ) {
+    const aaguid = crypto.randomUUID();
+    const loaded = await statements.loadStatements([
+      { ...metadataStatement(aaguid, { roots: [ca.root], ...options }), ...extra },
+    ]);
+    expect(loaded.status).toBe(201);
+    expect(loaded.body.data.entryCount).toBe(1);
+    return aaguid;
+  }
+  const full = async (aaguid: string, batch: Parameters<TestCA["issueBatch"]>[0] = {}, algorithm?: KeyAlgorithm) => ({
+    authenticatorOptions: {
+      attestation: "packed" as const,
+      attestationCertificate: await ca.issueBatch(batch),
+      aaguid: aaguidBytes(aaguid),
+      ...(algorithm ? { algorithm } : {}),
+    },
+  });
+  const reasonOf = async (options: Parameters<typeof binding.register>[0]) =>
+    (await expectRejected(options, mds)).body.errorMessage;
+
+  it("Resp-5 P-1: a full packed attestation chaining to the statement's root is accepted", async () => {
+    const aaguid = await statementFor();
+    const { result } = await mds.register(await full(aaguid));
+    expect(result.body).toEqual({ status: "ok", errorMessage: "" });
+  });
+
+  it("Resp-5 P-4: a root with critical basic constraints is accepted", async () => {
+    expect(ca.root.getExtension("2.5.29.19")?.critical).toBe(true);
+    const aaguid = await statementFor();
+    const { result } = await mds.register(await full(aaguid, { intermediate: true }));
+    expect(result.body).toEqual({ status: "ok", errorMessage: "" });
+  });
+
+  it("Resp-5 P-5: a statement with a 64-bit vendorPrototypeConfigCommands value loads and is used", async () => {
+    const aaguid = crypto.randomUUID();
+    const statement = JSON.stringify(metadataStatement(aaguid, { roots: [ca.root], getInfoAlgorithms: [-7] })).replace(
+      '"versions"',
+      '"vendorPrototypeConfigCommands":[18446744073709551615],"versions"',
+    );
+    const loaded = await statements.loadStatements([JSON.parse(statement)]);
+    expect(loaded.body.data.entryCount).toBe(1);
+    expect((await mds.register(await full(aaguid))).result.body).toEqual({ status: "ok", errorMessage: "" });
+  });
+
+  it("Resp-3 F-16: an attestation whose algorithm the statement does not list (RS256 against ES256 only) is refused", async () => {
+    const aaguid = await statementFor({ attestationTypes: ["basic_full", "basic_surrogate"] });
+    const self = {
+      authenticatorOptions: {
+        attestation: "packed" as const,
+        algorithm: "RS256" as const,
+        aaguid: aaguidBytes(aaguid),
+      },
+    };
+    expect(await reasonOf(self)).toContain("algorithm_not_in_metadata:-257");
+    expect(await reasonOf(await full(aaguid, {}, "RS256"))).toContain("algorithm_not_in_metadata:-257");
+    // The same authenticator with the listed algorithm passes.
+    const listed = { authenticatorOptions: { ...self.authenticatorOptions, algorithm: "ES256" as const } };
+    expect((await mds.register(listed)).result.body).toEqual({ status: "ok", errorMessage: "" });
+  });
+
+  it("Resp-5 F-8: a leaf whose algorithm differs from the statement's (RS256 batch key, getInfo ES256 only) is refused", async () => {
+    const aaguid = await statementFor({ getInfoAlgorithms: [-7] });
+    expect(await reasonOf(await full(aaguid, { algorithm: "RS256" }))).toContain(
+      "attestation_algorithm_not_in_metadata:-257",
+    );
+    expect((await mds.register(await full(aaguid))).result.body).toEqual({ status: "ok", errorMessage: "" });
+  });
+
+  it("Resp-5 F-9: a chain that cannot be verified up to the statement's root is refused", async () => {
+    const aaguid = await statementFor();
+    const stranger = await createTestCA("Unrelated Root");
+    const options = {
+      authenticatorOptions: {
+        attestation: "packed" as const,
+        attestationCertificate: await stranger.issueBatch(),
+        aaguid: aaguidBytes(aaguid),
+      },
+    };
+    expect(await reasonOf(options)).toContain("chain_not_to_metadata_root");
+  });
+
+  it("Resp-5 F-10: x5c that includes the root is refused", async () => {
+    const aaguid = await statementFor();
+    expect(await reasonOf(await full(aaguid, { intermediate: true, includeRoot: true }))).toContain(
+      "chain_includes_root",
+    );
+  });
+
+  it("Resp-5 F-11: a full chain in the wrong order is refused (the same chain in order is accepted)", async () => {
+    const aaguid = await statementFor();
+    expect(await reasonOf(await full(aaguid, { intermediates: 2, misordered: true }))).toContain("chain_misordered");
+    expect((await mds.register(await full(aaguid, { intermediates: 2 }))).result.body).toEqual({
+      status: "ok",
+      errorMessage: "",
+    });
+  });
+
+  it("Resp-5 F-12: an expired intermediate certificate is refused", async () => {
+    const aaguid = await statementFor();
+    expect(await reasonOf(await full(aaguid, { intermediate: true, expiredIntermediate: true }))).toContain(
+      "chain_not_to_metadata_root",
+    );
+  });
+
+  it("Resp-6 F-2: a full attestation from a model whose statement declares only self (surrogate) attestation is refused", async () => {
+    const aaguid = await statementFor({ attestationTypes: ["basic_surrogate"] });
+    expect(await reasonOf(await full(aaguid))).toContain("full_attestation_not_in_metadata");
+  });
+
+  it("Resp-6 P-1: self attestation of a model declaring basic_surrogate is accepted", async () => {
+    const aaguid = await statementFor({ attestationTypes: ["basic_surrogate"] });
+    const { result } = await mds.register({
+      authenticatorOptions: { attestation: "packed", aaguid: aaguidBytes(aaguid) },
+    });
+    expect(result.body).toEqual({ status: "ok", errorMessage: "" });
   });
 });
 

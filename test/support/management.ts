@@ -18,8 +18,8 @@ export async function addPasskey(user: SignedUp, options: AuthenticatorOptions =
   return { authenticator, passkeyId: verified.body.data.passkeyId as string };
 }
 
-/** The test's own ADMIN_API_KEY (generated in vitest.config.ts); optional secrets are not in Env. */
-export const adminKey = (env as unknown as { ADMIN_API_KEY: string }).ADMIN_API_KEY;
+/** The test's own ADMIN_API_KEY (generated in vitest.config.ts). */
+export const adminKey = env.ADMIN_API_KEY;
 export const admin = { authorization: `Bearer ${adminKey}` };
 
 /** A session token from the server's own key that expired a minute before it was issued. */

@@ -1,0 +1,2 @@
+DROP TABLE `metadata_blobs`;--> statement-breakpoint
+DROP TABLE `metadata_entries`;

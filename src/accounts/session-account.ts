@@ -1,0 +1,26 @@
+import { isConformanceAccount } from "../ceremonies/conformance-accounts";
+import type { CeremonyPorts } from "../ceremonies/ports";
+import type { CredentialRow, UserRow } from "../db/schema";
+import type { VerifiedSession } from "../sessions/session-tokens";
+
+/**
+ * The account a session token speaks for, with all its passkeys (oldest first), read once per
+ * request: the self-service endpoints and adding a passkey work from this one read.
+ */
+export type SignedInAccount = { session: VerifiedSession; user: UserRow; passkeys: CredentialRow[] };
+
+/**
+ * The signed-in account for a token, or null. A token speaks for one passkey of one account,
+ * and only while both are active: removing or disabling the passkey it was issued for ends
+ * the session, so a stolen passkey's session cannot outlive the passkey (and plant another).
+ * Binding accounts of the FIDO conformance surface never have a native session.
+ */
+export async function signedInAccount(token: string, ports: CeremonyPorts): Promise<SignedInAccount | null> {
+  const session = await ports.sessions.verify(token);
+  if (!session) return null;
+  const account = await ports.credentials.findAccountById(session.userId);
+  if (!account?.user.isActive || isConformanceAccount(account.user.username)) return null;
+  const passkey = account.credentials.find((row) => row.id === session.passkeyId);
+  if (!passkey?.isActive) return null;
+  return { session, user: account.user, passkeys: account.credentials };
+}

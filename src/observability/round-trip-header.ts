@@ -1,0 +1,40 @@
+// The Server-Timing format the round-trip instrumentation writes and its readers (the bench,
+// the tests) parse. No Worker types here, so Node code can import it.
+
+/** The storage a request can wait on: each call is one network round trip on the edge. */
+export const roundTripKinds = ["limiter", "challenge", "d1-read", "d1-write"] as const;
+export type RoundTripKind = (typeof roundTripKinds)[number];
+
+/**
+ * Calls per kind, and `waits`: how many times the request waited on storage with nothing else
+ * in flight. Calls made together count as one wait; on the edge, latency grows with waits.
+ */
+export type RoundTrips = Record<RoundTripKind | "waits", number>;
+const metrics = [...roundTripKinds, "waits"] as const;
+
+/** `Server-Timing` value: one metric per kind, the call count as its description. */
+export function formatRoundTrips(counts: Map<RoundTripKind, { calls: number; ms: number }>, waits: number): string {
+  const kinds = roundTripKinds.map((kind) => {
+    const { calls, ms } = counts.get(kind) ?? { calls: 0, ms: 0 };
+    return `${kind};dur=${ms.toFixed(1)};desc="${calls}"`;
+  });
+  return [...kinds, `waits;desc="${waits}"`].join(", ");
+}
+
+/** Parses what `formatRoundTrips` wrote; metrics of other names are ignored. */
+export function parseRoundTrips(header: string | null): RoundTrips | null {
+  if (!header) return null;
+  const counts = Object.fromEntries(metrics.map((name) => [name, 0])) as RoundTrips;
+  let seen = false;
+  for (const metric of header.split(",")) {
+    const [name = "", ...params] = metric.trim().split(";");
+    if (!(metrics as readonly string[]).includes(name)) continue;
+    const desc = params.map((p) => p.trim()).find((p) => p.startsWith("desc="));
+    const value = Number(desc?.slice("desc=".length).replaceAll('"', ""));
+    if (Number.isInteger(value)) {
+      counts[name as keyof RoundTrips] = value;
+      seen = true;
+    }
+  }
+  return seen ? counts : null;
+}
