@@ -100,7 +100,7 @@ export function renderReport(results: BenchResults): string {
   out.push(
     table(
       [
-        "wrangler dev floor: empty Worker",
+        "wrangler dev floor: empty Worker (behind the assets router, like ours)",
         "requests/s",
         "≈ 2-request ceremonies/s",
         "p50 ms",

@@ -207,7 +207,9 @@ async function running(
 async function waitUntilReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`server exited with ${child.exitCode ?? child.signalCode}`);
+    }
     if (closing) throw new Error("the bench is shutting down");
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });

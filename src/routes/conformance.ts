@@ -29,6 +29,21 @@ const profile = "fido-conformance" as const;
 /** The stored account of a binding username, normalised as the native API stores names. */
 const accountName = (username: string) => `${CONFORMANCE_USERNAME_PREFIX}${normalizeUsername(username)}`;
 
+/**
+ * A binding ServerPublicKeyCredential as the WebAuthn JSON the ceremonies take: `rawId` may be
+ * left out (it is `id`), and extension results come as `getClientExtensionResults`.
+ */
+function asResponseJSON<T extends { id: string }>(
+  credential: T & { rawId?: string; getClientExtensionResults?: object; clientExtensionResults?: object },
+) {
+  const { getClientExtensionResults, clientExtensionResults, rawId, ...rest } = credential;
+  return {
+    ...rest,
+    rawId: rawId ?? credential.id,
+    clientExtensionResults: getClientExtensionResults ?? clientExtensionResults ?? {},
+  };
+}
+
 /** ServerResponse on success: the payload plus `status` and an empty `errorMessage`. */
 const serverResponse = <T extends object>(c: Context<AppEnv>, payload: T) =>
   c.json({ status: "ok" as const, errorMessage: "", ...payload }, 200);
@@ -56,16 +71,7 @@ export const conformanceRoutes = new Hono<AppEnv>()
     });
   })
   .post("/attestation/result", validJson(attestationResultRequest), async (c) => {
-    const { getClientExtensionResults, clientExtensionResults, rawId, ...credential } = c.req.valid("json");
-    await finishRegistration(
-      {
-        ...credential,
-        rawId: rawId ?? credential.id,
-        clientExtensionResults: getClientExtensionResults ?? clientExtensionResults ?? {},
-      },
-      c.get("ports"),
-      { profile },
-    );
+    await finishRegistration(asResponseJSON(c.req.valid("json")), c.get("ports"), { profile });
     return serverResponse(c, {});
   })
   .post("/assertion/options", validJson(getOptionsRequest), async (c) => {
@@ -82,15 +88,6 @@ export const conformanceRoutes = new Hono<AppEnv>()
     return serverResponse(c, options);
   })
   .post("/assertion/result", validJson(assertionResultRequest), async (c) => {
-    const { getClientExtensionResults, clientExtensionResults, rawId, ...credential } = c.req.valid("json");
-    await finishAuthentication(
-      {
-        ...credential,
-        rawId: rawId ?? credential.id,
-        clientExtensionResults: getClientExtensionResults ?? clientExtensionResults ?? {},
-      },
-      c.get("ports"),
-      { profile },
-    );
+    await finishAuthentication(asResponseJSON(c.req.valid("json")), c.get("ports"), { profile });
     return serverResponse(c, {});
   });

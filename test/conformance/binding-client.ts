@@ -139,6 +139,79 @@ export const decodeJSONBase64URL = (value: string): Record<string, unknown> =>
 export const notAString = [{}, [], 0, 16657, false, true, null] as const;
 export const notAnObject = [[], 0, 1, false, true, "a string", null] as const;
 
+// biome-ignore lint/suspicious/noExplicitAny: credential JSON is changed ad hoc, the way the tools do.
+export type Credential = any;
+/** Changes a credential's JSON before it is posted, the way a negative catalogue item does. */
+export type Tamper = (credential: Credential) => unknown;
+
+/** Sets (or, with `undefined`, deletes) the member at a dotted path. */
+export const set =
+  (path: string, value: unknown): Tamper =>
+  (credential) => {
+    const keys = path.split(".");
+    const last = keys.pop() as string;
+    const parent = keys.reduce((node, key) => node[key], credential);
+    if (value === undefined) delete parent[last];
+    else parent[last] = value;
+    return credential;
+  };
+
+/** Changes the decoded clientDataJSON and encodes it back. */
+export const clientData =
+  (change: (data: Record<string, unknown>) => void): Tamper =>
+  (credential) => {
+    const data = decodeJSONBase64URL(credential.response.clientDataJSON);
+    change(data);
+    credential.response.clientDataJSON = jsonBase64URL(data);
+    return credential;
+  };
+
+/** Standard base64 with padding: what the tools send as "not base64url". */
+export const standardBase64 = (base64url: string) => `${base64url.replaceAll("-", "+").replaceAll("_", "/")}==`;
+
+/**
+ * The CollectedClientData items (Resp-2 F-1 … F-17) of either response: the same list for
+ * MakeCredential ("create") and GetAssertion ("get"), but for the expected type.
+ */
+export function collectedClientDataCases(ceremony: "create" | "get"): [string, Tamper][] {
+  const other = ceremony === "create" ? "get" : "create";
+  return [
+    ["F-1: type missing", clientData((d) => delete d.type)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-2: type not a DOMString (${JSON.stringify(value)})`,
+      clientData((d) => (d.type = value)),
+    ]),
+    ["F-3: type empty", clientData((d) => (d.type = ""))],
+    [`F-4: type not webauthn.${ceremony}`, clientData((d) => (d.type = `avocado.${ceremony}`))],
+    [`F-5: type is webauthn.${other}`, clientData((d) => (d.type = `webauthn.${other}`))],
+    ["F-6: challenge missing", clientData((d) => delete d.challenge)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-7: challenge not a DOMString (${JSON.stringify(value)})`,
+      clientData((d) => (d.challenge = value)),
+    ]),
+    ["F-8: challenge empty", clientData((d) => (d.challenge = ""))],
+    ["F-9: challenge not base64url", clientData((d) => (d.challenge = standardBase64(String(d.challenge))))],
+    [
+      "F-10: challenge not the one issued",
+      clientData((d) => (d.challenge = isoBase64URL.fromBuffer(crypto.getRandomValues(new Uint8Array(32))))),
+    ],
+    ["F-11: origin missing", clientData((d) => delete d.origin)],
+    ...notAString.map((value): [string, Tamper] => [
+      `F-12: origin not a DOMString (${JSON.stringify(value)})`,
+      clientData((d) => (d.origin = value)),
+    ]),
+    ["F-13: origin empty", clientData((d) => (d.origin = ""))],
+    ["F-14: origin not the RP origin", clientData((d) => (d.origin = "https://evil.example.com/missme?"))],
+    ...notAnObject.map((value): [string, Tamper] => [
+      `F-15: tokenBinding not an Object (${JSON.stringify(value)})`,
+      clientData((d) => (d.tokenBinding = value)),
+    ]),
+    ["F-16: tokenBinding without status", clientData((d) => (d.tokenBinding = {}))],
+    ["F-17: tokenBinding.status not a known value", clientData((d) => (d.tokenBinding = { status: "bananas" }))],
+    ['tokenBinding with status "present" but no id', clientData((d) => (d.tokenBinding = { status: "present" }))],
+  ];
+}
+
 x509.cryptoProvider.set(crypto);
 
 /** An issuing certificate and its key: a root or an intermediate of a test CA. */

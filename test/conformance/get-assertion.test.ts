@@ -5,11 +5,15 @@ import type { SoftAuthenticator } from "../authenticator/soft-authenticator";
 import { api, ORIGIN, uniqueUsername } from "../support/api";
 import {
   bindingClient,
-  decodeJSONBase64URL,
+  type Credential,
+  clientData,
+  collectedClientDataCases,
   expectFailed,
-  jsonBase64URL,
   notAnObject,
   notAString,
+  set,
+  standardBase64,
+  type Tamper,
 } from "./binding-client";
 
 // Server-ServerPublicKeyCredentialGetOptionsResponse-Req-1 and
@@ -17,32 +21,6 @@ import {
 // catalogue in docs/conformance.md.
 const binding = bindingClient();
 const unpaddedBase64URL = /^[A-Za-z0-9_-]+$/;
-
-// biome-ignore lint/suspicious/noExplicitAny: credential JSON is changed ad hoc, the way the tools do.
-type Credential = any;
-type Tamper = (credential: Credential) => unknown;
-
-const set =
-  (path: string, value: unknown): Tamper =>
-  (credential) => {
-    const keys = path.split(".");
-    const last = keys.pop() as string;
-    const parent = keys.reduce((node, key) => node[key], credential);
-    if (value === undefined) delete parent[last];
-    else parent[last] = value;
-    return credential;
-  };
-
-const clientData =
-  (change: (data: Record<string, unknown>) => void): Tamper =>
-  (credential) => {
-    const data = decodeJSONBase64URL(credential.response.clientDataJSON);
-    change(data);
-    credential.response.clientDataJSON = jsonBase64URL(data);
-    return credential;
-  };
-
-const standardBase64 = (base64url: string) => `${base64url.replaceAll("-", "+").replaceAll("_", "/")}==`;
 
 /** One registered account per test, as the tools register one before each suite. */
 async function registered(options: Parameters<typeof binding.register>[0] = {}) {
@@ -214,41 +192,7 @@ describe("Server-ServerAuthenticatorAssertionResponse-Resp-2 (CollectedClientDat
     account = await registered();
   });
 
-  const cases: [string, Tamper][] = [
-    ["F-1: type missing", clientData((d) => delete d.type)],
-    ...notAString.map((v): [string, Tamper] => [
-      `F-2: type not a DOMString (${JSON.stringify(v)})`,
-      clientData((d) => (d.type = v)),
-    ]),
-    ["F-3: type empty", clientData((d) => (d.type = ""))],
-    ["F-4: type not webauthn.get", clientData((d) => (d.type = "avocado.get"))],
-    ["F-5: type is webauthn.create", clientData((d) => (d.type = "webauthn.create"))],
-    ["F-6: challenge missing", clientData((d) => delete d.challenge)],
-    ...notAString.map((v): [string, Tamper] => [
-      `F-7: challenge not a DOMString (${JSON.stringify(v)})`,
-      clientData((d) => (d.challenge = v)),
-    ]),
-    ["F-8: challenge empty", clientData((d) => (d.challenge = ""))],
-    ["F-9: challenge not base64url", clientData((d) => (d.challenge = standardBase64(String(d.challenge))))],
-    [
-      "F-10: challenge not the one issued",
-      clientData((d) => (d.challenge = isoBase64URL.fromBuffer(crypto.getRandomValues(new Uint8Array(32))))),
-    ],
-    ["F-11: origin missing", clientData((d) => delete d.origin)],
-    ...notAString.map((v): [string, Tamper] => [
-      `F-12: origin not a DOMString (${JSON.stringify(v)})`,
-      clientData((d) => (d.origin = v)),
-    ]),
-    ["F-13: origin empty", clientData((d) => (d.origin = ""))],
-    ["F-14: origin not the RP origin", clientData((d) => (d.origin = "https://evil.example.com/missme?"))],
-    ...notAnObject.map((v): [string, Tamper] => [
-      `F-15: tokenBinding not an Object (${JSON.stringify(v)})`,
-      clientData((d) => (d.tokenBinding = v)),
-    ]),
-    ["F-16: tokenBinding without status", clientData((d) => (d.tokenBinding = {}))],
-    ["F-17: tokenBinding.status not a known value", clientData((d) => (d.tokenBinding = { status: "bananas" }))],
-    ['tokenBinding with status "present" but no id', clientData((d) => (d.tokenBinding = { status: "present" }))],
-  ];
+  const cases = collectedClientDataCases("get");
   it.each(cases)("%s → failed", async (_name, tamper) => {
     expectFailed(await binding.authenticate(account.authenticator, account.username, { tamper }), expect);
   });
