@@ -4,7 +4,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from "vitest";
 import "./support/provided-context";
 import { launchChromium } from "./support/chromium.mjs";
-import { Demo, uniqueUsername } from "./support/demo";
+import { Demo, errorAnswer, uniqueUsername } from "./support/demo";
 
 const origin = inject("origin");
 const adminKey = inject("adminKey");
@@ -199,15 +199,7 @@ describe("usernameless sign-in", () => {
       beforeLoad: (context) =>
         context.route("**/api/v1/authentication/challenge", (route) => {
           challenges += 1;
-          return route.fulfill({
-            status: 503,
-            contentType: "application/json",
-            body: JSON.stringify({
-              status: "error",
-              error: { code: "SERVICE_UNAVAILABLE", message: "Request limits cannot be checked right now" },
-              timestamp: new Date().toISOString(),
-            }),
-          });
+          return route.fulfill(errorAnswer(503, "SERVICE_UNAVAILABLE", "Request limits cannot be checked right now"));
         }),
     });
     // Three seconds of an unavailable server: the first offer and at most one retry (after 2 s),
@@ -228,15 +220,7 @@ describe("usernameless sign-in", () => {
     let verifies = 0;
     await page.context.route("**/api/v1/authentication/verify", (route) => {
       verifies += 1;
-      return route.fulfill({
-        status: 401,
-        contentType: "application/json",
-        body: JSON.stringify({
-          status: "error",
-          error: { code: "AUTHENTICATION_FAILED", message: "Authentication failed" },
-          timestamp: new Date().toISOString(),
-        }),
-      });
+      return route.fulfill(errorAnswer(401, "AUTHENTICATION_FAILED", "Authentication failed"));
     });
     await page.signOut();
     await page.noticeMatching(/not accepted/);

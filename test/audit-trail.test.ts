@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, assertion, bearer, ORIGIN, registrationOptions, signUp } from "./support/api";
+import { captureLogLines } from "./support/log-lines";
 import { addPasskey, admin } from "./support/management";
 import { freshIPv4, workerWithEnv } from "./support/worker-with-env";
 
@@ -16,17 +17,12 @@ let points: AnalyticsEngineDataPoint[] = [];
 let lines: string[] = [];
 beforeEach(() => {
   points = [];
-  lines = [];
   const original = dataset.writeDataPoint.bind(dataset);
   vi.spyOn(dataset, "writeDataPoint").mockImplementation((point) => {
     if (point) points.push(point);
     original(point);
   });
-  for (const method of ["log", "info", "warn", "error"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      lines.push(args.map(String).join(" "));
-    });
-  }
+  lines = captureLogLines();
 });
 afterEach(() => vi.restoreAllMocks());
 

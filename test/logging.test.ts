@@ -1,16 +1,12 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api, assertion, signUp } from "./support/api";
+import { captureLogLines } from "./support/log-lines";
 
 let lines: string[] = [];
 
 beforeEach(() => {
-  lines = [];
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      lines.push(args.map(String).join(" "));
-    });
-  }
+  lines = captureLogLines();
 });
 afterEach(() => vi.restoreAllMocks());
 

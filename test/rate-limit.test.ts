@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clientKey } from "../src/http/client-address";
 import { ORIGIN, signUp } from "./support/api";
+import { captureLogLines } from "./support/log-lines";
 import { freshIPv4, freshIPv6Prefix, workerWithEnv } from "./support/worker-with-env";
 
 const OPTIONS = "/api/v1/authentication/challenge";
@@ -10,12 +11,7 @@ const VERIFY = "/api/v1/authentication/verify";
 
 let lines: string[] = [];
 beforeEach(() => {
-  lines = [];
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      lines.push(args.map(String).join(" "));
-    });
-  }
+  lines = captureLogLines();
 });
 afterEach(() => vi.restoreAllMocks());
 const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);

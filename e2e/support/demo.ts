@@ -190,6 +190,15 @@ export class Demo {
   }
 }
 
+/** A response in the server's error envelope, for `route.fulfill` when a test stands in for the server. */
+export function errorAnswer(status: number, code: string, message: string) {
+  return {
+    status,
+    contentType: "application/json",
+    body: JSON.stringify({ status: "error", error: { code, message }, timestamp: new Date().toISOString() }),
+  };
+}
+
 let counter = 0;
 /** A username no other test (or earlier run against the same server) has used. */
 export function uniqueUsername(prefix = "user"): string {

@@ -1,5 +1,5 @@
+import { credentialIdsOf } from "../ceremonies/credential-descriptors";
 import type { CredentialIdProtection } from "../crypto/credential-id-protection";
-import { toBase64URL } from "../crypto/encoding";
 import type { MetadataRepository } from "../db/metadata-repository";
 import type { CredentialRow, UserRow } from "../db/schema";
 import { authenticatorName } from "../metadata/authenticator-names";
@@ -94,12 +94,7 @@ export async function passkeySummaries(
   metadata?: MetadataRepository,
 ): Promise<PasskeySummary[]> {
   // The icon read runs while the credential ids are decrypted: no extra wait.
-  const [icons, credentialIds] = await Promise.all([
-    iconsOf(rows, metadata),
-    Promise.all(
-      rows.map(async (row) => toBase64URL(await protection.open(row.credentialIdEncrypted, row.credentialIdHash))),
-    ),
-  ]);
+  const [icons, credentialIds] = await Promise.all([iconsOf(rows, metadata), credentialIdsOf(rows, protection)]);
   return rows.map((row, i) => summaryOf(row, credentialIds[i] as string, icons));
 }
 

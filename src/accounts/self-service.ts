@@ -1,3 +1,4 @@
+import { credentialIdsOf } from "../ceremonies/credential-descriptors";
 import type { CeremonyPorts } from "../ceremonies/ports";
 import {
   allAcceptedCredentials,
@@ -5,8 +6,6 @@ import {
   unknownCredential,
   type WebAuthnSignal,
 } from "../ceremonies/webauthn-signals";
-import { toBase64URL } from "../crypto/encoding";
-import type { CredentialRow } from "../db/schema";
 import { AppError } from "../errors";
 import {
   type AccountSummary,
@@ -91,7 +90,7 @@ export async function removePasskey(
     passkeySummary(removed, ports.credentialIds, ports.metadata),
     credentialIdsOf(
       account.passkeys.filter((row) => row.id !== removed.id),
-      ports,
+      ports.credentialIds,
     ),
   ]);
   const { rpId } = ports.config;
@@ -102,7 +101,9 @@ export async function removePasskey(
 }
 
 export async function describeAccount(account: SignedInAccount, ports: CeremonyPorts): Promise<AccountView> {
-  const ids = await credentialIdsOf(account.passkeys, ports);
+  // Every stored passkey of the account counts as accepted, disabled ones too: a provider may
+  // delete what the list leaves out, and an operator can enable a disabled passkey again.
+  const ids = await credentialIdsOf(account.passkeys, ports.credentialIds);
   const { rpId } = ports.config;
   return {
     user: accountSummary(account.user),
@@ -118,7 +119,7 @@ export async function describeAccount(account: SignedInAccount, ports: CeremonyP
 
 /** The account and all its passkeys go in one transaction; the username becomes free again. */
 export async function deleteAccount(account: SignedInAccount, ports: CeremonyPorts): Promise<AccountDeletion> {
-  const ids = await credentialIdsOf(account.passkeys, ports);
+  const ids = await credentialIdsOf(account.passkeys, ports.credentialIds);
   const result = await ports.users.deleteWithCredentials(account.user.id);
   // Deleted by a concurrent request (or an operator) in between: the session's account is gone.
   if (!result.deleted) throw new AppError("UNAUTHORIZED", "The session token is invalid or expired");
@@ -136,16 +137,4 @@ export async function deleteAccount(account: SignedInAccount, ports: CeremonyPor
     // holds that we never listed; the per-credential signals are for the ones we know.
     signals: [allAcceptedCredentials(rpId, account.user.id, []), ...ids.map((id) => unknownCredential(rpId, id))],
   };
-}
-
-/**
- * Every stored passkey of the account counts as accepted, disabled ones too: a provider may
- * delete what the list leaves out, and an operator can enable a disabled passkey again.
- */
-async function credentialIdsOf(rows: CredentialRow[], ports: CeremonyPorts): Promise<string[]> {
-  return Promise.all(
-    rows.map(async (row) =>
-      toBase64URL(await ports.credentialIds.open(row.credentialIdEncrypted, row.credentialIdHash)),
-    ),
-  );
 }

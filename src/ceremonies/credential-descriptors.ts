@@ -5,15 +5,18 @@ import type { CredentialRow } from "../db/schema";
 
 export type CredentialDescriptor = { id: string; transports?: AuthenticatorTransport[] };
 
-/** Opens the stored ciphertexts into the ids browsers need in allow/excludeCredentials. */
+/** The WebAuthn credential ids (base64url) of stored rows, opened from their ciphertexts. */
+export function credentialIdsOf(rows: CredentialRow[], protection: CredentialIdProtection): Promise<string[]> {
+  return Promise.all(
+    rows.map(async (row) => toBase64URL(await protection.open(row.credentialIdEncrypted, row.credentialIdHash))),
+  );
+}
+
+/** The ids browsers need in allow/excludeCredentials, with each passkey's transports. */
 export async function describeCredentials(
   rows: CredentialRow[],
   protection: CredentialIdProtection,
 ): Promise<CredentialDescriptor[]> {
-  return Promise.all(
-    rows.map(async (row) => ({
-      id: toBase64URL(await protection.open(row.credentialIdEncrypted, row.credentialIdHash)),
-      transports: row.transports as AuthenticatorTransport[],
-    })),
-  );
+  const ids = await credentialIdsOf(rows, protection);
+  return rows.map((row, i) => ({ id: ids[i] as string, transports: row.transports as AuthenticatorTransport[] }));
 }

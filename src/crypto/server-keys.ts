@@ -4,25 +4,17 @@ import { CredentialIdProtection } from "./credential-id-protection";
 
 export type ServerKeys = { credentialIds: CredentialIdProtection; sessions: SessionTokens };
 
-// Importing keys costs more than a request should pay, so it happens once per isolate per
-// set of secrets (a secret rotation brings a new isolate and a new cache entry).
-const cache = new Map<string, Promise<ServerKeys>>();
+// Importing keys costs more than a request should pay, so it happens once per parsed
+// configuration (which the configuration middleware keeps per isolate and env object).
+const cache = new WeakMap<Config, Promise<ServerKeys>>();
 
 export function loadServerKeys(config: Config): Promise<ServerKeys> {
-  const { credentialEncryptionKey, credentialIdHmacKey, sessionSigningKey } = config.secrets;
-  const cacheKey = JSON.stringify([
-    credentialEncryptionKey,
-    credentialIdHmacKey,
-    sessionSigningKey,
-    config.rpId,
-    config.sessionTtlSeconds,
-  ]);
-  let keys = cache.get(cacheKey);
+  let keys = cache.get(config);
   if (!keys) {
     keys = importKeys(config);
-    cache.set(cacheKey, keys);
+    cache.set(config, keys);
     // A failed import is not cached, so fixing the secret takes effect without a redeploy.
-    keys.catch(() => cache.delete(cacheKey));
+    keys.catch(() => cache.delete(config));
   }
   return keys;
 }

@@ -27,20 +27,9 @@ export type ProtectedIdRow = Pick<CredentialRow, "id"> & ProtectedCredentialId;
 export class CredentialRepository {
   constructor(private readonly db: Database) {}
 
-  /** One read for the hot path of sign-in: the credential and its owner together. */
-  async findByIdHash(credentialIdHash: string): Promise<CredentialWithOwner | undefined> {
-    const row = await this.db
-      .select({ credential: credentials, user: users })
-      .from(credentials)
-      .innerJoin(users, eq(users.id, credentials.userId))
-      .where(eq(credentials.credentialIdHash, credentialIdHash))
-      .get();
-    return row ?? undefined;
-  }
-
   /**
-   * Like findByIdHash, for an id that may be stored under any of several indexes (during an
-   * index key rotation): still one read. The earliest index in the list wins.
+   * The credential and its owner, for the hot path of sign-in, found by any of several blind
+   * indexes (during an index key rotation): one read. The earliest index in the list wins.
    */
   async findByAnyIdHash(credentialIdHashes: string[]): Promise<CredentialWithOwner | undefined> {
     const rows = await this.db
@@ -86,16 +75,6 @@ export class CredentialRepository {
     const user = rows[0]?.user;
     if (!user) return undefined;
     return { user, credentials: rows.flatMap((row) => (row.credential ? [row.credential] : [])) };
-  }
-
-  async listForUser(userId: string, { activeOnly = false } = {}): Promise<CredentialRow[]> {
-    const owner = eq(credentials.userId, userId);
-    return this.db
-      .select()
-      .from(credentials)
-      .where(activeOnly ? and(owner, eq(credentials.isActive, true)) : owner)
-      .orderBy(asc(credentials.createdAt))
-      .all();
   }
 
   /**
@@ -218,10 +197,6 @@ export class CredentialRepository {
       .set({ flag, flaggedAt: at })
       .where(and(eq(credentials.id, credentialRowId), isNull(credentials.flag)))
       .run();
-  }
-
-  async findById(id: string): Promise<CredentialRow | undefined> {
-    return this.db.select().from(credentials).where(eq(credentials.id, id)).get();
   }
 
   /** The passkey with this row id only if it is this account's: another's is not found. */

@@ -7,10 +7,6 @@ export type UserWithPasskeyCount = UserRow & { passkeyCount: number };
 export class UserRepository {
   constructor(private readonly db: Database) {}
 
-  async findByUsername(username: string): Promise<UserRow | undefined> {
-    return this.db.select().from(users).where(eq(users.username, username)).get();
-  }
-
   async findById(id: string): Promise<UserRow | undefined> {
     return this.db.select().from(users).where(eq(users.id, id)).get();
   }

@@ -8,9 +8,10 @@ const invalidToken = () => new AppError("UNAUTHORIZED", "The session token is in
 
 /**
  * The caller's account from `Authorization: Bearer …`, or null when no token was sent. A token
- * that was sent but is not (or no longer) good is an error, not an anonymous request.
+ * that was sent but is not (or no longer) good is an error, not an anonymous request. For
+ * endpoints open to anyone that do more for a signed-in caller (adding a passkey).
  */
-async function bearerAccount(c: Context<AppEnv>): Promise<SignedInAccount | null> {
+export async function optionalAccount(c: Context<AppEnv>): Promise<SignedInAccount | null> {
   const header = c.req.header("authorization");
   if (header === undefined) return null;
   const token = /^Bearer ([A-Za-z0-9_.-]{1,4096})$/.exec(header)?.[1];
@@ -19,12 +20,9 @@ async function bearerAccount(c: Context<AppEnv>): Promise<SignedInAccount | null
   return account;
 }
 
-/** For endpoints open to anyone that do more for a signed-in caller (adding a passkey). */
-export const optionalAccount = (c: Context<AppEnv>): Promise<SignedInAccount | null> => bearerAccount(c);
-
 /** For the self-service endpoints: no token is 401 like a bad one. */
 export async function requireAccount(c: Context<AppEnv>): Promise<SignedInAccount> {
-  const found = await bearerAccount(c);
+  const found = await optionalAccount(c);
   if (!found) throw new AppError("UNAUTHORIZED", "A session token is required (Authorization: Bearer …)");
   return found;
 }

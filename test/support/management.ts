@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
-import { vi } from "vitest";
 import { SessionTokens } from "../../src/sessions/session-tokens";
 import { type AuthenticatorOptions, SoftAuthenticator } from "../authenticator/soft-authenticator";
 import { api, bearer, ORIGIN, registrationOptions, type SignedUp } from "./api";
+import { captureLogLines } from "./log-lines";
 
 /** Adds one more passkey to a signed-up account, with its session token (the only way to). */
 export async function addPasskey(user: SignedUp, options: AuthenticatorOptions = {}) {
@@ -49,12 +49,7 @@ export type LoggedEvent = Record<string, unknown> & { event: string; outcome: st
 
 /** Watches the JSON log lines and hands back the security events among them. */
 export function watchSecurityEvents() {
-  const lines: string[] = [];
-  for (const method of ["log", "warn"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      lines.push(args.map(String).join(" "));
-    });
-  }
+  const lines = captureLogLines();
   return () =>
     lines
       .flatMap((line) => {
