@@ -9,6 +9,7 @@ import { ceremonyPorts } from "./middleware/ceremony-ports";
 import { configuration } from "./middleware/configuration";
 import { conformanceSurface } from "./middleware/conformance-surface";
 import { corsPolicy } from "./middleware/cors";
+import { deferredWork } from "./middleware/deferred-work";
 import { jsonBody } from "./middleware/json-body";
 import { rateLimit } from "./middleware/rate-limit";
 import { requestLog } from "./middleware/request-log";
@@ -36,6 +37,8 @@ app.use(requestLog);
 app.use(securityHeaders);
 app.use(configuration);
 app.use(requestMetrics);
+// Outside the round-trip counter: deferred writes start after the response (and its counts) are made.
+app.use(deferredWork);
 // Before anything that touches storage (the limiter first); a no-op unless BENCH_INSTRUMENTATION.
 app.use(storageRoundTrips);
 app.use("/api/*", corsPolicy);

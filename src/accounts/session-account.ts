@@ -18,7 +18,9 @@ export type SignedInAccount = { session: VerifiedSession; user: UserRow; passkey
 export async function signedInAccount(token: string, ports: CeremonyPorts): Promise<SignedInAccount | null> {
   const session = await ports.sessions.verify(token);
   if (!session) return null;
-  const account = await ports.credentials.findAccountById(session.userId);
+  // Read alongside the rate limiter's verdict (a read changes nothing), from the primary: a
+  // passkey removed or an account disabled a moment ago must end the session at once.
+  const [, account] = await Promise.all([ports.admission(), ports.credentials.findAccountById(session.userId)]);
   if (!account?.user.isActive || isConformanceAccount(account.user.username)) return null;
   const passkey = account.credentials.find((row) => row.id === session.passkeyId);
   if (!passkey?.isActive) return null;

@@ -37,11 +37,19 @@ export async function startAuthentication(
   let userId: string | null = null;
   let decoy = false;
   let allowCredentials: CredentialDescriptor[] | undefined;
-  if (input.username !== undefined) {
+  if (input.username === undefined) {
+    await ports.admission();
+  } else {
     const username = normalizeUsername(input.username);
     // One read whether or not the name exists, then opening real ids or sealing and opening
-    // decoys: the two answers take the same steps.
-    const account = await ports.credentials.findUserWithActiveCredentials(username);
+    // decoys: the two answers take the same steps. The read runs alongside the rate limiter's
+    // verdict (it writes nothing) and may come from a nearby replica: a passkey added or
+    // disabled a moment ago only changes what the browser is offered, while verify reads the
+    // primary and decides.
+    const [, account] = await Promise.all([
+      ports.admission(),
+      ports.credentials.findUserWithActiveCredentials(username, { replica: true }),
+    ]);
     // Each surface reaches only its own accounts (conformance-accounts.ts); others are unknown.
     const reachable = isConformanceAccount(username) === (input.profile === "fido-conformance");
     if (reachable && account?.user.isActive && account.credentials.length > 0) {
@@ -56,8 +64,18 @@ export async function startAuthentication(
     }
   }
 
+  const challenge = await ports.challenges.issue({
+    ceremony: "authentication",
+    expiresAt: ports.now().getTime() + config.challengeTtlSeconds * 1000,
+    userVerification,
+    userId,
+    ...(decoy ? { decoy } : {}),
+    ...(input.profile ? { profile: input.profile } : {}),
+  });
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,
+    // The ceremony's state, sealed (native API) or a key to it (conformance binding).
+    challenge,
     allowCredentials,
     userVerification,
     timeout: config.challengeTtlSeconds * 1000,
@@ -68,14 +86,5 @@ export async function startAuthentication(
     options.userVerification = input.userVerification ?? "preferred";
     if (input.extensions) options.extensions = structuredClone(input.extensions);
   }
-  await ports.challenges.put({
-    ceremony: "authentication",
-    challenge: options.challenge,
-    expiresAt: ports.now().getTime() + config.challengeTtlSeconds * 1000,
-    userVerification,
-    userId,
-    ...(decoy ? { decoy } : {}),
-    ...(input.profile ? { profile: input.profile } : {}),
-  });
   return options;
 }

@@ -3,7 +3,7 @@ import { isoUint8Array, toHash, verifySignature } from "@simplewebauthn/server/h
 import { fromBase64URL } from "../crypto/encoding";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError, CeremonyFailure, reasonOf } from "../errors";
-import { challengeFromClientData } from "./client-data";
+import { crossOriginRefusal, parseClientData } from "./client-data";
 import { isConformanceAccount } from "./conformance-accounts";
 import { isDecoyCredentialId, verifyAgainstDecoyKey } from "./decoy-credentials";
 import type { CeremonyPorts } from "./ports";
@@ -30,19 +30,22 @@ export async function finishAuthentication(
 ): Promise<AuthenticatedUser> {
   const { config, events } = ports;
   assertIdMatchesRawId(response);
-  const challenge = challengeFromClientData(response.response.clientDataJSON);
-  // The credential is looked up while the challenge is taken: the two reads are independent,
-  // and on the edge waiting for both at once saves a round trip. Its outcome (or failure)
-  // counts only once the challenge is known to be good.
-  const lookup = (async () => {
-    // During an index key rotation the id may still be stored under the previous index.
-    const indexes = await ports.credentialIds.blindIndexes(fromBase64URL(response.rawId));
-    return ports.credentials.findByAnyIdHash(indexes);
-  })();
+  const clientData = parseClientData(response.response.clientDataJSON);
+  const rawId = fromBase64URL(response.rawId);
+  // During an index key rotation the id may still be stored under the previous index.
+  const indexes = await ports.credentialIds.blindIndexes(rawId);
+  // The credential is read (from the primary: a passkey or account disabled a moment ago is
+  // refused at once) while the challenge is spent and the rate limiter decides: the three are
+  // independent, and on the edge waiting for all at once is one round trip instead of three.
+  // The read's outcome (or failure) counts only once the challenge is known to be good.
+  const lookup = ports.credentials.findByAnyIdHash(indexes);
   lookup.catch(() => undefined);
-  // Taken (and so spent) before anything else is checked: a failed attempt burns it too.
-  const state = await ports.challenges.take(challenge);
-  if (state?.ceremony !== "authentication" || state.profile !== expected.profile) {
+  // Spent before anything else is checked: a failed attempt burns it too.
+  const state = await ports.challenges.redeem(clientData.challenge, {
+    ceremony: "authentication",
+    profile: expected.profile,
+  });
+  if (!state) {
     events.record({ event: "authentication_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
     throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
   }
@@ -52,7 +55,6 @@ export async function finishAuthentication(
     throw new CeremonyFailure(reason);
   };
 
-  const rawId = fromBase64URL(response.rawId);
   const found = await lookup;
   if (!found) {
     // A decoy id (or any id we never issued) is refused after the same work a real one with
@@ -95,6 +97,8 @@ export async function finishAuthentication(
   }
   if (!credential.isActive) return fail("credential_disabled", user.id, credential.id);
   if (!user.isActive) return fail("user_disabled", user.id, credential.id);
+  const embedding = crossOriginRefusal(clientData, config.topOrigins);
+  if (embedding) return fail(embedding, user.id, credential.id);
 
   let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
   try {
@@ -103,6 +107,7 @@ export async function finishAuthentication(
       expectedChallenge: state.challenge,
       expectedOrigin: config.origins,
       expectedRPID: config.rpId,
+      ...(config.topOrigins.length > 0 ? { expectedTopOrigin: config.topOrigins } : {}),
       requireUserVerification: state.userVerification === "required",
       // FIDO conformance rule: UP and UV may both be clear unless UV was required.
       ...(state.profile === "fido-conformance"
@@ -166,18 +171,32 @@ export async function finishAuthentication(
   }
 
   const now = ports.now();
-  // A row still protected under older keys is brought up to date in the same conditional
-  // update that records the sign-in: key rotation costs no extra round trip.
+  // A row still protected under older keys is brought up to date in the same write that
+  // records the sign-in: key rotation costs no extra round trip.
   const protectedId = await ports.credentialIds.upToDate(rawId, credential);
-  const recorded = await ports.credentials.recordAssertion(credential, {
-    signCount: info.newCounter,
-    backupEligible,
-    backupState: info.credentialBackedUp,
-    deviceType: info.credentialDeviceType,
-    usedAt: now,
-    ...(protectedId ? { protectedId } : {}),
-  });
-  if (!recorded) return fail("concurrent_assertion", user.id, credential.id);
+  const unchanged =
+    stored === 0 &&
+    info.newCounter === 0 &&
+    credential.backupEligible === backupEligible &&
+    credential.backupState === info.credentialBackedUp &&
+    credential.deviceType === info.credentialDeviceType;
+  if (unchanged) {
+    // A passkey that keeps no counter (synced passkeys report 0) with the same flags: there is
+    // nothing to compare-and-swap and no rule depends on this write, so the answer does not
+    // wait for it. (Two sign-ins of such a passkey at once are two genuine assertions, each on
+    // its own challenge spent once: a counter of 0 cannot tell a clone apart, today or before.)
+    ports.defer(() => ports.credentials.recordUse(credential, now, protectedId ?? undefined));
+  } else {
+    const recorded = await ports.credentials.recordAssertion(credential, {
+      signCount: info.newCounter,
+      backupEligible,
+      backupState: info.credentialBackedUp,
+      deviceType: info.credentialDeviceType,
+      usedAt: now,
+      ...(protectedId ? { protectedId } : {}),
+    });
+    if (!recorded) return fail("concurrent_assertion", user.id, credential.id);
+  }
 
   events.record({
     event: "authentication_attempt",

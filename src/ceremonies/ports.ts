@@ -19,4 +19,11 @@ export type CeremonyPorts = {
   sessions: SessionTokens;
   events: SecurityEvents;
   now: () => Date;
+  /**
+   * The rate limiter's verdict on this request: resolves once admitted, throws the refusal.
+   * Asked alongside the first storage call; nothing may be written before it resolves.
+   */
+  admission: () => Promise<void>;
+  /** Runs a write nothing needs at once after the answer is sent (ctx.waitUntil). */
+  defer: (task: () => Promise<unknown>) => void;
 };

@@ -63,10 +63,15 @@ export async function startRegistration(
   }
   // A signed-in caller adding a passkey to its own account: the session's read already holds
   // the account and its passkeys. Anyone else: one read of the name and its passkeys.
+  // The read runs alongside the rate limiter's verdict (it writes nothing) and may come from a
+  // nearby replica: a name taken a moment ago is still refused by the unique index at verify.
   const signedIn = input.account?.user.username === username ? input.account : null;
-  const found = signedIn
-    ? { user: signedIn.user, credentials: signedIn.passkeys }
-    : await ports.credentials.findAccountByUsername(username);
+  const [, found] = await Promise.all([
+    ports.admission(),
+    signedIn
+      ? { user: signedIn.user, credentials: signedIn.passkeys }
+      : ports.credentials.findAccountByUsername(username, { replica: true }),
+  ]);
   const existing = found?.user;
 
   // Anyone may claim a free name; only the account's own session may add a passkey to it.
@@ -88,7 +93,24 @@ export async function startRegistration(
   const excludeCredentials = await describeCredentials(current, ports.credentialIds);
   // The conformance tools look at the first entry only: the newest passkey goes first.
   if (conformance) excludeCredentials.reverse();
+  const challenge = await ports.challenges.issue({
+    ceremony: "registration",
+    expiresAt: ports.now().getTime() + config.challengeTtlSeconds * 1000,
+    userVerification,
+    userId,
+    username,
+    displayName,
+    existingUser: Boolean(existing),
+    // Adding to an existing account through the native API: only while this session stays good.
+    ...(existing && signedIn
+      ? { session: { passkeyId: signedIn.session.passkeyId, expiresAt: signedIn.session.expiresAt.getTime() } }
+      : {}),
+    conditional: input.mediation === "conditional",
+    ...(input.profile ? { profile: input.profile } : {}),
+  });
   const options = await generateRegistrationOptions({
+    // The ceremony's state, sealed (native API) or a key to it (conformance binding).
+    challenge,
     rpName: config.rpName,
     rpID: config.rpId,
     userName: username,
@@ -109,18 +131,6 @@ export async function startRegistration(
   });
   if (conformance) echoAsRequested(options, input);
 
-  await ports.challenges.put({
-    ceremony: "registration",
-    challenge: options.challenge,
-    expiresAt: ports.now().getTime() + config.challengeTtlSeconds * 1000,
-    userVerification,
-    userId,
-    username,
-    displayName,
-    existingUser: Boolean(existing),
-    conditional: input.mediation === "conditional",
-    ...(input.profile ? { profile: input.profile } : {}),
-  });
   return options;
 }
 

@@ -6,7 +6,7 @@ import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError, CeremonyFailure, reasonOf } from "../errors";
 import { defaultPasskeyName } from "../metadata/authenticator-names";
 import { attestationTrustRefusal } from "./attestation-trust";
-import { challengeFromClientData } from "./client-data";
+import { crossOriginRefusal, parseClientData } from "./client-data";
 import type { CeremonyPorts } from "./ports";
 import { algorithmsFor } from "./registration-options";
 import { assertIdMatchesRawId } from "./response-shape";
@@ -39,10 +39,14 @@ export async function finishRegistration(
 ): Promise<RegisteredCredential> {
   const { config, events } = ports;
   assertIdMatchesRawId(response);
-  const challenge = challengeFromClientData(response.response.clientDataJSON);
-  // Taken (and so spent) before anything else is checked: a failed attempt burns it too.
-  const state = await ports.challenges.take(challenge);
-  if (state?.ceremony !== "registration" || state.profile !== expected.profile) {
+  const clientData = parseClientData(response.response.clientDataJSON);
+  // Spent (while the rate limiter decides) before anything else is checked: a failed attempt
+  // burns it too.
+  const state = await ports.challenges.redeem(clientData.challenge, {
+    ceremony: "registration",
+    profile: expected.profile,
+  });
+  if (!state) {
     events.record({ event: "registration_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
     throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
   }
@@ -50,6 +54,12 @@ export async function finishRegistration(
     events.record({ event: "registration_attempt", outcome: "failure", reason, userId: state.userId });
     throw new CeremonyFailure(reason, "REGISTRATION_FAILED");
   };
+
+  // Through the native API a passkey joins an existing account only on behalf of the session
+  // that asked for it (sealed in the challenge); the options alone are never enough.
+  if (state.existingUser && state.profile === undefined && !state.session) return fail("session_missing");
+  const embedding = crossOriginRefusal(clientData, config.topOrigins);
+  if (embedding) return fail(embedding);
 
   let verification: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
@@ -111,10 +121,15 @@ export async function finishRegistration(
 
   try {
     if (state.existingUser) {
-      const added = await ports.credentials.addCredential(row, config.maxCredentialsPerUser);
+      const added = await ports.credentials.addCredential(row, config.maxCredentialsPerUser, state.session);
       if (!added) {
-        const owner = await ports.users.findById(state.userId);
-        if (!owner?.isActive) return fail("account_gone");
+        // Which condition refused it (one more read, on this failure path only).
+        const owner = await ports.credentials.findAccountById(state.userId);
+        if (!owner?.user.isActive) return fail("account_gone");
+        if (state.session) {
+          const starter = owner.credentials.find((passkey) => passkey.id === state.session?.passkeyId);
+          if (!starter?.isActive || state.session.expiresAt <= Date.now()) return fail("session_ended");
+        }
         throw new AppError(
           "TOO_MANY_CREDENTIALS",
           `An account can hold at most ${config.maxCredentialsPerUser} passkeys`,

@@ -48,6 +48,8 @@ const configSchema = z.object({
     .regex(/^[a-z0-9.-]+$/, "must be a bare domain such as example.com (no scheme, no port)"),
   RP_NAME: z.string().min(1).max(64),
   RP_ORIGINS: commaList.pipe(z.array(origin).min(1, "at least one origin is required")),
+  // Top-level pages allowed to embed the sign-in page in a cross-origin iframe; empty: none.
+  RP_TOP_ORIGINS: commaList.pipe(z.array(origin)).default([]),
   CHALLENGE_TTL_SECONDS: positiveInt(30, 3600),
   MAX_CREDENTIALS_PER_USER: positiveInt(1, 100),
   USER_VERIFICATION: z.enum(userVerificationLevels),
@@ -87,6 +89,11 @@ export type Config = {
   rpId: string;
   rpName: string;
   origins: string[];
+  /**
+   * Top-level origins whose cross-origin iframes may run ceremonies (clientData `topOrigin`).
+   * Empty (the default): a ceremony in a cross-origin iframe is refused.
+   */
+  topOrigins: string[];
   challengeTtlSeconds: number;
   maxCredentialsPerUser: number;
   userVerification: UserVerificationLevel;
@@ -160,6 +167,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
     rpId: v.RP_ID,
     rpName: v.RP_NAME,
     origins: v.RP_ORIGINS,
+    topOrigins: v.RP_TOP_ORIGINS,
     challengeTtlSeconds: v.CHALLENGE_TTL_SECONDS,
     maxCredentialsPerUser: v.MAX_CREDENTIALS_PER_USER,
     userVerification: v.USER_VERIFICATION,

@@ -21,19 +21,12 @@ export class CredentialIdProtection {
   ) {}
 
   static async fromSecrets(encryptionKeys: string, hmacKeys: string): Promise<CredentialIdProtection> {
-    const entries = commaList(encryptionKeys);
+    const entries = encryptionKeyEntries(encryptionKeys);
     const sealingKeys = new Map<string, CryptoKey>();
-    for (const entry of entries) {
-      const [keyId, material, extra] = entry.split(":");
-      if (!keyId || !material || extra !== undefined || !/^[A-Za-z0-9_-]{1,16}$/.test(keyId)) {
-        throw new Error("CREDENTIAL_ENCRYPTION_KEY: each entry must be kid:base64url-key");
-      }
-      if (sealingKeys.has(keyId)) throw new Error("CREDENTIAL_ENCRYPTION_KEY: key ids must be unique");
-      const raw = decodeKey(material, "CREDENTIAL_ENCRYPTION_KEY");
-      if (raw.length !== 32) throw new Error("CREDENTIAL_ENCRYPTION_KEY: each key must be 32 bytes (AES-256)");
+    for (const { keyId, raw } of entries) {
       sealingKeys.set(keyId, await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]));
     }
-    const currentKeyId = entries[0]?.split(":")[0];
+    const currentKeyId = entries[0]?.keyId;
     if (!currentKeyId) throw new Error("CREDENTIAL_ENCRYPTION_KEY: no key given");
 
     const indexKeys: CryptoKey[] = [];
@@ -122,6 +115,27 @@ export class CredentialIdProtection {
   private async indexUnder(key: CryptoKey, credentialId: Bytes): Promise<string> {
     return toBase64URL(new Uint8Array(await crypto.subtle.sign("HMAC", key, credentialId)));
   }
+}
+
+/**
+ * CREDENTIAL_ENCRYPTION_KEY parsed: `kid:base64url` entries, newest first, each 32 bytes.
+ * Challenge sealing (challenge-sealing.ts) derives its own keys from the same entries.
+ */
+export function encryptionKeyEntries(secret: string): { keyId: string; raw: Bytes }[] {
+  const entries: { keyId: string; raw: Bytes }[] = [];
+  for (const entry of commaList(secret)) {
+    const [keyId, material, extra] = entry.split(":");
+    if (!keyId || !material || extra !== undefined || !/^[A-Za-z0-9_-]{1,16}$/.test(keyId)) {
+      throw new Error("CREDENTIAL_ENCRYPTION_KEY: each entry must be kid:base64url-key");
+    }
+    if (entries.some((known) => known.keyId === keyId)) {
+      throw new Error("CREDENTIAL_ENCRYPTION_KEY: key ids must be unique");
+    }
+    const raw = decodeKey(material, "CREDENTIAL_ENCRYPTION_KEY");
+    if (raw.length !== 32) throw new Error("CREDENTIAL_ENCRYPTION_KEY: each key must be 32 bytes (AES-256)");
+    entries.push({ keyId, raw });
+  }
+  return entries;
 }
 
 /** The id of the key a stored ciphertext was sealed under (the text before the first colon). */

@@ -24,8 +24,23 @@ export type AssertionUpdate = {
 /** What the re-key sweep reads of a row: enough to open it and to update it conditionally. */
 export type ProtectedIdRow = Pick<CredentialRow, "id"> & ProtectedCredentialId;
 
+/** Where a read may be served from: see openReplicaDatabase. */
+export type ReadFrom = { replica?: boolean };
+
 export class CredentialRepository {
-  constructor(private readonly db: Database) {}
+  #replica: Database | undefined;
+
+  constructor(
+    private readonly db: Database,
+    /** Opens a session on the nearest replica, only when a read asks for one. */
+    private readonly openReplica: () => Database = () => db,
+  ) {}
+
+  private reader({ replica = false }: ReadFrom): Database {
+    if (!replica) return this.db;
+    this.#replica ??= this.openReplica();
+    return this.#replica;
+  }
 
   /**
    * The credential and its owner, for the hot path of sign-in, found by any of several blind
@@ -46,13 +61,16 @@ export class CredentialRepository {
    * The account with this username and its active passkeys, in one read whether or not the
    * name exists, so sign-in options cost the same for a real and an unknown name.
    */
-  async findUserWithActiveCredentials(username: string): Promise<AccountWithCredentials | undefined> {
-    return this.findAccount(eq(users.username, username), { activeOnly: true });
+  async findUserWithActiveCredentials(
+    username: string,
+    from: ReadFrom = {},
+  ): Promise<AccountWithCredentials | undefined> {
+    return this.findAccount(eq(users.username, username), { activeOnly: true }, from);
   }
 
   /** The account with this username and all its passkeys (disabled ones too), in one read. */
-  async findAccountByUsername(username: string): Promise<AccountWithCredentials | undefined> {
-    return this.findAccount(eq(users.username, username), { activeOnly: false });
+  async findAccountByUsername(username: string, from: ReadFrom = {}): Promise<AccountWithCredentials | undefined> {
+    return this.findAccount(eq(users.username, username), { activeOnly: false }, from);
   }
 
   /** The account with this id and all its passkeys (disabled ones too), in one read. */
@@ -63,9 +81,10 @@ export class CredentialRepository {
   private async findAccount(
     which: SQL,
     { activeOnly }: { activeOnly: boolean },
+    from: ReadFrom = {},
   ): Promise<AccountWithCredentials | undefined> {
     const owned = eq(credentials.userId, users.id);
-    const rows = await this.db
+    const rows = await this.reader(from)
       .select({ user: users, credential: credentials })
       .from(users)
       .leftJoin(credentials, activeOnly ? and(owned, eq(credentials.isActive, true)) : owned)
@@ -91,11 +110,25 @@ export class CredentialRepository {
   }
 
   /**
-   * Adds a passkey only while the owner is under the limit. The count and the insert are
-   * one statement, so two concurrent additions cannot both slip under it.
+   * Adds a passkey only while the owner is active and under the limit and, when `session` is
+   * given, only while the session that started the ceremony is still good: its passkey still
+   * active on this account and its expiry not passed. Every condition and the insert are one
+   * statement, so nothing can change between the check and the write (two concurrent
+   * additions cannot both slip under the limit; a passkey removed a moment before is honoured).
    */
-  async addCredential(credential: NewCredentialRow, maxPerUser: number): Promise<boolean> {
+  async addCredential(
+    credential: NewCredentialRow,
+    maxPerUser: number,
+    /** The session that started the ceremony: the passkey its token speaks for, its expiry (ms). */
+    session?: { passkeyId: string; expiresAt: number },
+  ): Promise<boolean> {
     const r = credential;
+    // More conditions on the starting session (such as a revoked-token record) go here.
+    const sessionStillGood = session
+      ? sql`AND EXISTS (SELECT 1 FROM credentials AS started
+            WHERE started.id = ${session.passkeyId} AND started.user_id = ${r.userId} AND started.is_active = 1)
+          AND CAST(strftime('%s', 'now') AS INTEGER) * 1000 < ${session.expiresAt}`
+      : sql``;
     try {
       // Drizzle has no INSERT ... SELECT ... WHERE for literal rows, so this one is plain SQL.
       const result = await this.db.run(sql`
@@ -107,7 +140,8 @@ export class CredentialRepository {
           ${r.backupEligible ? 1 : 0}, ${r.backupState ? 1 : 0}, ${r.userVerified ? 1 : 0},
           ${r.attestationFormat}, ${r.name}
         WHERE EXISTS (SELECT 1 FROM users WHERE id = ${r.userId} AND is_active = 1)
-          AND (SELECT count(*) FROM credentials WHERE user_id = ${r.userId}) < ${maxPerUser}`);
+          AND (SELECT count(*) FROM credentials WHERE user_id = ${r.userId}) < ${maxPerUser}
+          ${sessionStillGood}`);
       return result.meta.changes === 1;
     } catch (error) {
       throw conflictOrRethrow(error);
@@ -139,6 +173,25 @@ export class CredentialRepository {
       )
       .run();
     return result.meta.changes === 1;
+  }
+
+  /**
+   * Records when a passkey whose counter and flags did not change was used (and brings its
+   * protected id up to the current keys if needed). Nothing depends on it at once, so it runs
+   * after the answer (deferred); the re-key only applies if nobody re-keyed the row meanwhile.
+   */
+  async recordUse(credential: CredentialRow, usedAt: Date, protectedId?: ProtectedCredentialId): Promise<void> {
+    await this.db
+      .update(credentials)
+      .set({ lastUsedAt: usedAt, ...protectedId })
+      .where(
+        and(
+          eq(credentials.id, credential.id),
+          eq(credentials.credentialIdHash, credential.credentialIdHash),
+          eq(credentials.credentialIdEncrypted, credential.credentialIdEncrypted),
+        ),
+      )
+      .run();
   }
 
   /**

@@ -17,6 +17,17 @@ export function openDatabase(d1: D1Database): Database {
   return db;
 }
 
+/**
+ * Reads that may come from the nearest read replica (D1 Sessions API, "first-unconstrained"):
+ * only for reads where a moment's staleness changes no decision, such as what a browser is
+ * offered in ceremony options. Rules (active passkey and account, counters) are read and
+ * enforced on the primary. Without replication this reaches the primary like any other read.
+ */
+export function openReplicaDatabase(d1: D1Database): Database {
+  // Drizzle takes a D1 session where it takes the database: it only prepares and batches.
+  return connect(d1.withSession("first-unconstrained") as unknown as D1Database);
+}
+
 /** D1 reports constraint violations only in the message text. */
 export function uniqueViolationOn(error: unknown, column: string): boolean {
   const text = String((error as { cause?: unknown })?.cause ?? "") + String((error as Error)?.message ?? "");

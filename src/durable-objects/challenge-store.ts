@@ -1,5 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { UserVerificationLevel } from "../config/config";
+import type { ChallengeSealing } from "../crypto/challenge-sealing";
+import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 
 /**
  * "fido-conformance": the ceremony was started through the FIDO conformance binding
@@ -7,6 +9,13 @@ import type { UserVerificationLevel } from "../config/config";
  * assertions without user presence accepted unless user verification was required.
  */
 export type CeremonyProfile = "fido-conformance";
+
+/**
+ * The session that started an add-passkey ceremony: the passkey its token speaks for and when
+ * it expires. The passkey is added only while that session is still good (checked in the
+ * insert itself), so a ceremony never outlives the session that asked for it.
+ */
+export type StartingSession = { passkeyId: string; expiresAt: number };
 
 /** What a ceremony remembers between its options call and its verify call. */
 export type ChallengeState =
@@ -20,6 +29,8 @@ export type ChallengeState =
       displayName: string;
       /** True when a signed-in user is adding a passkey to an existing account. */
       existingUser: boolean;
+      /** The session that asked to add a passkey (native API; absent for a new account). */
+      session?: StartingSession;
       /** Conditional create: the browser may create the passkey without a user gesture. */
       conditional: boolean;
       /** Started by the FIDO conformance binding: its rules apply at verification. */
@@ -41,25 +52,59 @@ export type ChallengeState =
       profile?: CeremonyProfile;
     };
 
-const KEY = "state";
+/** A ceremony's state before it has a challenge: `issue` makes one. */
+export type NewChallengeState = ChallengeState extends infer S ? (S extends unknown ? Omit<S, "challenge"> : never) : never;
+
+const STATE = "state";
+const SPENT = "spent";
+/**
+ * A spent record outlives its challenge's expiry by this much before the alarm removes it,
+ * so a clock difference between the Worker that checked the expiry and this object cannot
+ * open a window in which a removed record would let the challenge be spent again.
+ */
+const SPENT_GRACE_MS = 60_000;
 
 /**
- * One instance per challenge (`idFromName(challenge)`). Reads and writes use the
- * synchronous SQLite-backed KV API, so `take` reads and deletes with no await in between:
- * no other call into this object can run in the middle, and a second `take`, concurrent
- * or later, finds nothing. The alarm only cleans up a challenge nobody took; `take` cancels
- * it, so a finished ceremony leaves an object with nothing stored and nothing to wake it.
+ * Arbiter of "each challenge is used once". Two uses, one class:
+ *
+ * - Native API (sealed challenges): the ceremony's state travels inside the challenge
+ *   (ChallengeSealing), and one object per ceremony, minted with `newUniqueId()` at options
+ *   time and named in the sealed state, only answers `spend`: true the first time, false ever
+ *   after. Nothing is written at options time; the object comes into being at verify.
+ * - FIDO conformance binding: its challenges must be 16-64 bytes, too short to carry state,
+ *   so the state is `put` at options and `take`n at verify (one object per challenge, by name).
+ *
+ * Reads and writes use the synchronous SQLite-backed KV API, so `spend` and `take` decide with
+ * no await in between: no other call into this object can run in the middle, and a second
+ * call, concurrent or later, sees the first one's write.
  */
 export class ChallengeStore extends DurableObject<Env> {
+  /** True for exactly one call per object (until `release`); refuses an expired challenge. */
+  async spend(expiresAt: number): Promise<boolean> {
+    if (expiresAt <= Date.now()) return false;
+    if (this.ctx.storage.kv.get(SPENT) !== undefined) return false;
+    this.ctx.storage.kv.put(SPENT, expiresAt);
+    await this.ctx.storage.setAlarm(expiresAt + SPENT_GRACE_MS);
+    return true;
+  }
+
+  /**
+   * Undoes a `spend` whose request was then refused by the rate limiter, so a refused request
+   * changes nothing. Only the request that spent calls it: nobody else was told "true".
+   */
+  async release(): Promise<void> {
+    this.ctx.storage.kv.delete(SPENT);
+  }
+
   async put(state: ChallengeState): Promise<void> {
-    this.ctx.storage.kv.put(KEY, state);
+    this.ctx.storage.kv.put(STATE, state);
     await this.ctx.storage.setAlarm(state.expiresAt);
   }
 
   async take(): Promise<ChallengeState | null> {
-    const state = this.ctx.storage.kv.get<ChallengeState>(KEY);
+    const state = this.ctx.storage.kv.get<ChallengeState>(STATE);
     if (state === undefined) return null;
-    this.ctx.storage.kv.delete(KEY);
+    this.ctx.storage.kv.delete(STATE);
     // Expired challenges are refused even if the alarm has not run yet.
     const fresh = state.expiresAt > Date.now();
     await this.ctx.storage.deleteAlarm();
@@ -78,20 +123,95 @@ export class ChallengeStore extends DurableObject<Env> {
 
 export type ChallengeStoreNamespace = DurableObjectNamespace<ChallengeStore>;
 
-/** Ceremonies see this port, not the binding: put a new challenge, take it back exactly once. */
+/** What the verify step expects: a challenge of another kind or surface is unknown to it. */
+export type ExpectedCeremony<K extends ChallengeState["ceremony"]> = { ceremony: K; profile?: CeremonyProfile };
+
+/** The state of one kind of ceremony. */
+export type StateOf<K extends ChallengeState["ceremony"]> = Extract<ChallengeState, { ceremony: K }>;
+
+/** Ceremonies see this port, not the binding: start a ceremony, redeem its challenge exactly once. */
 export type ChallengePort = {
-  put(state: ChallengeState): Promise<void>;
-  take(challenge: string): Promise<ChallengeState | null>;
+  /** The challenge bytes for a new ceremony. Native API: no storage call at all. */
+  issue(state: NewChallengeState): Promise<Bytes>;
+  /**
+   * The state of a challenge this server issued for `expected`, spending it, or null when it
+   * is unknown, altered, expired, of another kind, or already spent. The spend waits together
+   * with the request's admission (the rate limiter's verdict); a refused request throws that
+   * refusal and leaves the challenge unspent.
+   */
+  redeem<K extends ChallengeState["ceremony"]>(challenge: string, expected: ExpectedCeremony<K>): Promise<StateOf<K> | null>;
 };
 
-export function challengePort(namespace: ChallengeStoreNamespace): ChallengePort {
-  const stub = (challenge: string) => namespace.get(namespace.idFromName(challenge));
+/** What the sealed challenge holds: the state, and the id of the object that arbitrates its one spend. */
+type SealedState = NewChallengeState & { spendId: string };
+
+/** FIDO conformance challenges: 32 random bytes, within the binding's 16-64. */
+const CONFORMANCE_CHALLENGE_BYTES = 32;
+
+export function challengePort(
+  namespace: ChallengeStoreNamespace,
+  sealing: ChallengeSealing,
+  /** The rate limiter's verdict on this request: resolves when admitted, throws its refusal. */
+  admission: () => Promise<void>,
+): ChallengePort {
+  const stored = (challenge: string) => namespace.get(namespace.idFromName(challenge));
   return {
-    put: (state) => stub(state.challenge).put(state),
-    take: async (challenge) => {
-      const state = await stub(challenge).take();
-      // A found state must be for exactly this challenge (guards against a name collision).
-      return state && state.challenge === challenge ? state : null;
+    async issue(state) {
+      if (state.profile === "fido-conformance") {
+        const challenge = randomBytes(CONFORMANCE_CHALLENGE_BYTES);
+        const key = toBase64URL(challenge);
+        await stored(key).put({ ...state, challenge: key } as ChallengeState);
+        return challenge;
+      }
+      // An id minted here names no object yet and needs no lookup; the object is created
+      // (near the Worker that spends it) by the first call at verify.
+      const sealed: SealedState = { ...state, spendId: namespace.newUniqueId().toString() };
+      return sealing.seal(sealed);
+    },
+
+    async redeem<K extends ChallengeState["ceremony"]>(
+      challenge: string,
+      expected: ExpectedCeremony<K>,
+    ): Promise<StateOf<K> | null> {
+      if (expected.profile === "fido-conformance") {
+        const [, state] = await Promise.all([admission(), stored(challenge).take()]);
+        // A found state must be for exactly this challenge (guards against a name collision).
+        if (!state || state.challenge !== challenge || state.ceremony !== expected.ceremony) return null;
+        return state.profile === expected.profile ? (state as StateOf<K>) : null;
+      }
+      const opened = await openSealed(challenge, sealing);
+      if (
+        !opened ||
+        opened.ceremony !== expected.ceremony ||
+        opened.profile !== undefined ||
+        opened.expiresAt <= Date.now()
+      ) {
+        // The refusal is this request's answer only if the limiter let it through.
+        await admission();
+        return null;
+      }
+      const spender = namespace.get(namespace.idFromString(opened.spendId));
+      const [admitted, spent] = await Promise.allSettled([admission(), spender.spend(opened.expiresAt)]);
+      if (admitted.status === "rejected") {
+        // Refused by the limiter after all: give the challenge back so the refusal changed nothing.
+        if (spent.status === "fulfilled" && spent.value) await spender.release();
+        throw admitted.reason;
+      }
+      if (spent.status === "rejected") throw spent.reason;
+      if (!spent.value) return null;
+      const { spendId: _spendId, ...state } = opened;
+      return { ...state, challenge } as StateOf<K>;
     },
   };
+}
+
+async function openSealed(challenge: string, sealing: ChallengeSealing): Promise<SealedState | null> {
+  let bytes: Bytes;
+  try {
+    bytes = fromBase64URL(challenge);
+  } catch {
+    return null;
+  }
+  // Authenticated by AES-GCM under our key: only this server could have written it.
+  return (await sealing.open(bytes)) as SealedState | null;
 }

@@ -16,6 +16,14 @@ export type AppEnv = {
     logger: Logger;
     metrics: Metrics;
     ports: CeremonyPorts;
+    /**
+     * The rate limiter's verdict on this request (src/middleware/rate-limit.ts): resolves once
+     * admitted, throws RATE_LIMIT_EXCEEDED (or the limiter's fault) otherwise. The first call
+     * asks the limiter; ceremonies call it alongside their first storage call.
+     */
+    admission: () => Promise<void>;
+    /** Work the answer need not wait for, run with `waitUntil` once the response is ready. */
+    defer: (task: () => Promise<unknown>) => void;
     /** The caller's verified session, active account and its passkeys (self-service routes, after `signedIn`). */
     account: SignedInAccount;
   };

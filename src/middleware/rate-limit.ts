@@ -40,14 +40,32 @@ function limitOf(group: RouteGroup, rateLimit: Config["rateLimit"]): number {
 const FAULT_RETRY_AFTER_SECONDS = 5;
 
 /**
+ * Requests whose handlers ask for the verdict themselves (`admission`), together with their
+ * first storage call, so the limiter costs no wait of its own: the native ceremonies (which
+ * hold every write until the verdict is in) and the self-service reads (which write nothing).
+ * Everything else waits for the verdict before it runs.
+ */
+function asksForVerdictItself(method: string, path: string): boolean {
+  if (method === "POST") return routeGroupOf(path) !== "api" && path.startsWith("/api/v1/");
+  return method === "GET" && (path === "/api/v1/me" || path === "/api/v1/credentials");
+}
+
+const alreadyAdmitted = () => Promise.resolve();
+
+/**
  * Per-client sliding-window limit, one RateLimiter Durable Object round trip per request.
- * Runs after CORS (so a browser can read the 429 and its headers) and before the body is
- * read or any ceremony work is done. Every counted response carries the IETF draft
- * `RateLimit-Policy` and `RateLimit` fields; a refused one also `Retry-After`.
+ * Runs after CORS (so a browser can read the 429 and its headers). Most requests wait for the
+ * verdict before anything else; the hot paths (asksForVerdictItself) ask for it alongside their
+ * first storage call and change nothing before it arrives, and their answer is a 429 whenever
+ * the verdict was a refusal, whatever they would have answered. Every counted response carries
+ * the IETF draft `RateLimit-Policy` and `RateLimit` fields; a refused one also `Retry-After`.
  */
 export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const group = routeGroupOf(c.req.path);
-  if (group === null) return next();
+  if (group === null) {
+    c.set("admission", alreadyAdmitted);
+    return next();
+  }
 
   const config = c.get("config");
   const limit = limitOf(group, config.rateLimit);
@@ -55,34 +73,63 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const client = clientKey(c.req.header("cf-connecting-ip"));
   const events = securityEventLog(c.get("logger"), c.get("metrics"));
 
-  let verdict: RateLimitVerdict;
-  try {
-    const namespace: RateLimiterNamespace = c.env.RATE_LIMITER;
-    verdict = await namespace.get(namespace.idFromName(client)).hit(group, limit, windowSeconds);
-  } catch (error) {
-    const failOpen = config.rateLimit.onError === "open";
-    c.get("logger").log("error", {
-      type: "rate_limiter_fault",
-      requestId: c.get("requestId"),
-      failMode: config.rateLimit.onError,
-      error: error instanceof Error ? `${error.name}: ${error.message}` : "non-error thrown",
-    });
-    events.record({ event: "rate_limiter_fault", outcome: "failure", reason: failOpen ? "fail_open" : "fail_closed" });
-    if (failOpen) return next();
-    c.header("Retry-After", String(FAULT_RETRY_AFTER_SECONDS));
-    throw new AppError("SERVICE_UNAVAILABLE", "Request limits cannot be checked right now; retry shortly");
+  const decide = async (): Promise<void> => {
+    let verdict: RateLimitVerdict;
+    try {
+      const namespace: RateLimiterNamespace = c.env.RATE_LIMITER;
+      verdict = await namespace.get(namespace.idFromName(client)).hit(group, limit, windowSeconds);
+    } catch (error) {
+      const failOpen = config.rateLimit.onError === "open";
+      c.get("logger").log("error", {
+        type: "rate_limiter_fault",
+        requestId: c.get("requestId"),
+        failMode: config.rateLimit.onError,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : "non-error thrown",
+      });
+      events.record({
+        event: "rate_limiter_fault",
+        outcome: "failure",
+        reason: failOpen ? "fail_open" : "fail_closed",
+      });
+      if (failOpen) return;
+      c.header("Retry-After", String(FAULT_RETRY_AFTER_SECONDS));
+      throw new AppError("SERVICE_UNAVAILABLE", "Request limits cannot be checked right now; retry shortly");
+    }
+
+    c.header("RateLimit-Policy", `"${group}";q=${limit};w=${windowSeconds}`);
+    c.header("RateLimit", `"${group}";r=${verdict.remaining};t=${verdict.resetSeconds}`);
+    if (!verdict.allowed) {
+      events.record({ event: "rate_limited", outcome: "failure", reason: group, client });
+      c.header("Retry-After", String(verdict.resetSeconds));
+      throw new AppError("RATE_LIMIT_EXCEEDED", "Too many requests; retry later", {
+        retryAfterSeconds: verdict.resetSeconds,
+        limit,
+        windowSeconds,
+      });
+    }
+  };
+
+  if (!asksForVerdictItself(c.req.method, c.req.path)) {
+    await decide();
+    c.set("admission", alreadyAdmitted);
+    return next();
   }
 
-  c.header("RateLimit-Policy", `"${group}";q=${limit};w=${windowSeconds}`);
-  c.header("RateLimit", `"${group}";r=${verdict.remaining};t=${verdict.resetSeconds}`);
-  if (!verdict.allowed) {
-    events.record({ event: "rate_limited", outcome: "failure", reason: group, client });
-    c.header("Retry-After", String(verdict.resetSeconds));
-    throw new AppError("RATE_LIMIT_EXCEEDED", "Too many requests; retry later", {
-      retryAfterSeconds: verdict.resetSeconds,
-      limit,
-      windowSeconds,
-    });
-  }
+  // Asked for once, by whoever comes first (the handler, or this middleware afterwards).
+  let verdict: Promise<void> | undefined;
+  const admission = () => {
+    if (!verdict) {
+      verdict = decide();
+      // Observed here so a refusal nobody awaited yet is not reported as unhandled.
+      verdict.catch(() => undefined);
+    }
+    return verdict;
+  };
+  c.set("admission", admission);
   await next();
+  // A handler that failed before asking (a malformed body) still counts, and a refused request
+  // is answered 429 whatever the handler said. A refusal it already answered is not thrown twice.
+  await admission().catch((refusal: unknown) => {
+    if (c.error !== refusal) throw refusal;
+  });
 });

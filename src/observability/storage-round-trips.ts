@@ -75,6 +75,10 @@ export function countedD1(d1: D1Database, counter: RoundTripCounter): D1Database
         };
       }
       if (property === "exec") return (sql: string) => counter.time("d1-write", () => target.exec(sql));
+      // A Sessions API session prepares and batches like the database: counted the same way.
+      if (property === "withSession") {
+        return (...args: unknown[]) => countedD1(Reflect.apply(value, target, args) as D1Database, counter);
+      }
       return value.bind(target);
     },
   });
