@@ -2,20 +2,37 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
-import { api, assertion, ORIGIN, registrationOptions, signUp, uniqueUsername } from "./support/api";
-
-const stubFor = (challenge: string) => env.CHALLENGES.get(env.CHALLENGES.idFromName(challenge));
+import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
+import { isoBase64URL } from "@simplewebauthn/server/helpers";
+import { ChallengeSealing } from "../src/crypto/challenge-sealing";
+import type { ChallengeStore } from "../src/durable-objects/challenge-store";
+import {
+  api,
+  assertion,
+  authenticationOptions,
+  ORIGIN,
+  registrationOptions,
+  signUp,
+  uniqueUsername,
+} from "./support/api";
+import { appWithEnv, newKey } from "./support/app-with-env";
+import { openChallenge, resealChallenge, spendObjectOf } from "./support/sealed-challenges";
 
 /** The challenge a response signed, read from its clientDataJSON. */
 const signedChallenge = (credential: { response: { clientDataJSON: string } }) =>
   JSON.parse(atob(credential.response.clientDataJSON.replace(/-/g, "+").replace(/_/g, "/"))).challenge as string;
 
-/** What a challenge object holds: its stored state and its pending alarm (null when none). */
-const objectState = (challenge: string) =>
-  runInDurableObject(stubFor(challenge), async (_instance, state) => ({
-    stored: state.storage.kv.get("state"),
+/** What a challenge's spend object holds: its spent mark and its pending alarm (null when none). */
+const objectState = (stub: DurableObjectStub<ChallengeStore>) =>
+  runInDurableObject(stub, async (_instance, state) => ({
+    spent: state.storage.kv.get("spent"),
     alarm: await state.storage.getAlarm(),
   }));
+
+async function signInWith(user: { authenticator: SoftAuthenticator }, options: PublicKeyCredentialRequestOptionsJSON) {
+  const credential = await user.authenticator.assert(options, { origin: ORIGIN });
+  return api("POST", "/api/v1/authentication/verify", { credential });
+}
 
 describe("challenges are consumed exactly once", () => {
   it("refuses a replayed authentication response", async () => {
@@ -67,67 +84,92 @@ describe("challenges are consumed exactly once", () => {
     expect(rows?.n).toBe(1);
   });
 
-  it("refuses an expired challenge even before its alarm has run", async () => {
+  it("refuses an expired challenge without asking its object, and leaves nothing behind", async () => {
     const user = await signUp();
-    const credential = await assertion(user.authenticator, user.username);
-    const challenge = JSON.parse(atob(credential.response.clientDataJSON.replace(/-/g, "+").replace(/_/g, "/")))
-      .challenge as string;
-    await runInDurableObject(stubFor(challenge), (_instance, state) => {
-      const stored = state.storage.kv.get<{ expiresAt: number }>("state");
-      expect(stored).toBeDefined();
-      state.storage.kv.put("state", { ...stored, expiresAt: Date.now() - 1 });
-    });
+    const options = await authenticationOptions({ username: user.username });
+    // Sealed again with a past expiry, as only the server key can: the seal is genuine, the time is up.
+    const challenge = await resealChallenge(options.body.data.challenge, { expiresAt: Date.now() - 1 });
+    const credential = await user.authenticator.assert({ ...options.body.data, challenge }, { origin: ORIGIN });
     const response = await api("POST", "/api/v1/authentication/verify", { credential });
     expect(response.status).toBe(400);
     expect(response.body.error.code).toBe("INVALID_CHALLENGE");
+    expect(await objectState(await spendObjectOf(challenge))).toEqual({ spent: undefined, alarm: null });
   });
 
-  it("removes an abandoned challenge when its alarm fires", async () => {
+  it("has the object refuse to spend an expired challenge as well (its own clock decides)", async () => {
+    const stub = env.CHALLENGES.get(env.CHALLENGES.newUniqueId());
+    expect(await stub.spend(Date.now() - 1)).toBe(false);
+    expect(await objectState(stub)).toEqual({ spent: undefined, alarm: null });
+  });
+
+  it("writes nothing anywhere for options: an abandoned challenge leaves no object behind", async () => {
     const options = await registrationOptions({ username: uniqueUsername() });
-    const stub = stubFor(options.body.data.challenge);
-    const before = await runInDurableObject(stub, (_instance, state) => state.storage.kv.get("state"));
-    expect(before).toBeDefined();
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
-    const after = await runInDurableObject(stub, (_instance, state) => state.storage.kv.get("state"));
-    expect(after).toBeUndefined();
+    expect(await objectState(await spendObjectOf(options.body.data.challenge))).toEqual({
+      spent: undefined,
+      alarm: null,
+    });
   });
 
-  it("leaves the object of a taken sign-in challenge with nothing stored and no alarm to wake it", async () => {
+  it("marks a spent sign-in challenge until after it expires, then its alarm removes everything", async () => {
     const user = await signUp();
     const credential = await assertion(user.authenticator, user.username);
     const challenge = signedChallenge(credential);
-    const pending = await objectState(challenge);
-    expect(pending.stored).toBeDefined();
-    expect(pending.alarm).toBeGreaterThan(Date.now());
-
+    const { expiresAt } = await openChallenge(challenge);
     const response = await api("POST", "/api/v1/authentication/verify", { credential });
     expect(response.status).toBe(200);
-    expect(await objectState(challenge)).toEqual({ stored: undefined, alarm: null });
+    const stub = await spendObjectOf(challenge);
+    const spent = await objectState(stub);
+    expect(spent.spent).toBe(expiresAt);
+    // Kept past the expiry, so the mark outlives every moment at which the challenge could be used.
+    expect(spent.alarm).toBeGreaterThan(expiresAt);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await objectState(stub)).toEqual({ spent: undefined, alarm: null });
   });
 
-  it("leaves the object of a taken sign-up challenge with nothing stored and no alarm to wake it", async () => {
+  it("marks a spent sign-up challenge the same way", async () => {
     const authenticator = await SoftAuthenticator.create();
     const options = await registrationOptions({ username: uniqueUsername() });
-    const challenge = options.body.data.challenge;
-    expect((await objectState(challenge)).alarm).toBeGreaterThan(Date.now());
-
     const credential = await authenticator.register(options.body.data, { origin: ORIGIN });
     const response = await api("POST", "/api/v1/registration/verify", { credential });
     expect(response.status).toBe(201);
-    expect(await objectState(challenge)).toEqual({ stored: undefined, alarm: null });
+    const state = await objectState(await spendObjectOf(options.body.data.challenge));
+    expect(state.spent).toBe((await openChallenge(options.body.data.challenge)).expiresAt);
+    expect(state.alarm).toBeGreaterThan(Date.now());
   });
 
-  it("cancels the alarm of an expired challenge it refuses as well", async () => {
+  it("refuses a challenge altered in any way, and one sealed under another key", async () => {
     const user = await signUp();
-    const credential = await assertion(user.authenticator, user.username);
-    const challenge = signedChallenge(credential);
-    await runInDurableObject(stubFor(challenge), (_instance, state) => {
-      const stored = state.storage.kv.get<{ expiresAt: number }>("state");
-      state.storage.kv.put("state", { ...stored, expiresAt: Date.now() - 1 });
-    });
-    const response = await api("POST", "/api/v1/authentication/verify", { credential });
-    expect(response.body.error.code).toBe("INVALID_CHALLENGE");
-    expect(await objectState(challenge)).toEqual({ stored: undefined, alarm: null });
+    const options = await authenticationOptions({ username: user.username });
+    const challenge: string = options.body.data.challenge;
+    const bytes = isoBase64URL.toBuffer(challenge);
+    const candidates: string[] = [];
+    for (const at of [0, 13, bytes.length - 1]) {
+      const altered = bytes.slice();
+      altered[at] = (altered[at] ?? 0) ^ 0x01;
+      candidates.push(isoBase64URL.fromBuffer(altered));
+    }
+    candidates.push(isoBase64URL.fromBuffer(bytes.slice(0, -1)));
+    const foreign = await ChallengeSealing.fromSecret(`k1:${newKey()}`);
+    candidates.push(isoBase64URL.fromBuffer(await foreign.seal(await openChallenge(challenge))));
+    for (const candidate of candidates) {
+      const credential = await user.authenticator.assert(
+        { ...options.body.data, challenge: candidate },
+        { origin: ORIGIN },
+      );
+      const response = await api("POST", "/api/v1/authentication/verify", { credential });
+      expect(response.status).toBe(400);
+      expect(response.body.error.code).toBe("INVALID_CHALLENGE");
+    }
+    // The genuine one was never spent by those attempts.
+    expect((await signInWith(user, options.body.data)).status).toBe(200);
+  });
+
+  it("opens a challenge sealed under a previous key during a key rotation", async () => {
+    const user = await signUp();
+    const options = await authenticationOptions({ username: user.username });
+    const rotated = appWithEnv({ CREDENTIAL_ENCRYPTION_KEY: `k9:${newKey()},${env.CREDENTIAL_ENCRYPTION_KEY}` });
+    const credential = await user.authenticator.assert(options.body.data, { origin: ORIGIN });
+    expect((await rotated.api("POST", "/api/v1/authentication/verify", { credential })).status).toBe(200);
   });
 
   it("does not accept a registration challenge for a sign-in", async () => {
