@@ -123,11 +123,12 @@ export class CredentialRepository {
     session?: { passkeyId: string; expiresAt: number },
   ): Promise<boolean> {
     const r = credential;
+    // The database's clock (milliseconds since 1970) decides the expiry, in the same statement.
     // More conditions on the starting session (such as a revoked-token record) go here.
     const sessionStillGood = session
       ? sql`AND EXISTS (SELECT 1 FROM credentials AS started
             WHERE started.id = ${session.passkeyId} AND started.user_id = ${r.userId} AND started.is_active = 1)
-          AND CAST(strftime('%s', 'now') AS INTEGER) * 1000 < ${session.expiresAt}`
+          AND (julianday('now') - 2440587.5) * 86400000 < ${session.expiresAt}`
       : sql``;
     try {
       // Drizzle has no INSERT ... SELECT ... WHERE for literal rows, so this one is plain SQL.
