@@ -56,6 +56,10 @@ export interface ClientOverrides {
   userHandle?: string | null;
   /** Reported as id/rawId instead of the real credential id. */
   credentialId?: Uint8Array;
+  /** clientData.crossOrigin (default false): the page was in a cross-origin iframe. */
+  crossOrigin?: boolean;
+  /** clientData.topOrigin: the top-level page of a cross-origin iframe (omitted by default). */
+  topOrigin?: string;
   /** Authenticator extension outputs: CBOR-encoded after the other data, with the ED flag set. */
   extensions?: Map<string, unknown>;
 }
@@ -263,7 +267,8 @@ function clientData(defaultType: string, challenge: string, client: Client): Uin
       type: client.type ?? defaultType,
       challenge: client.challenge ?? challenge,
       origin: client.origin,
-      crossOrigin: false,
+      crossOrigin: client.crossOrigin ?? false,
+      ...(client.topOrigin === undefined ? {} : { topOrigin: client.topOrigin }),
     }),
   );
 }
