@@ -2,7 +2,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clientKey } from "../src/http/client-address";
-import { ORIGIN, signUp } from "./support/api";
+import { SoftAuthenticator } from "./authenticator/soft-authenticator";
+import { ORIGIN, signUp, uniqueUsername } from "./support/api";
 import { captureLogLines } from "./support/log-lines";
 import { freshIPv4, freshIPv6Prefix, workerWithEnv } from "./support/worker-with-env";
 
@@ -141,7 +142,9 @@ describe("route groups", () => {
     expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(200);
   });
 
-  it("refuses before any ceremony work: a refused verify leaves its challenge usable", async () => {
+  // The verdict arrives together with the challenge's spend (one wait on the edge); a refusal
+  // gives the challenge back, so it changes nothing.
+  it("a refused verify leaves its challenge usable", async () => {
     const user = await signUp();
     const call = workerWithEnv({ RATE_LIMIT_VERIFY_REQUESTS: "1" });
     const ip = freshIPv4();
@@ -155,6 +158,51 @@ describe("route groups", () => {
     const verified = await call("POST", VERIFY, { ip, body: { credential } });
     expect(verified.status).toBe(200);
     expect(verified.body.data.userId).toBe(user.userId);
+  });
+  it("a refused sign-up verify creates nothing, records no attempt, and leaves its challenge usable", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_VERIFY_REQUESTS: "1" });
+    const ip = freshIPv4();
+    const username = uniqueUsername("limited");
+    const options = await call("POST", "/api/v1/registration/challenge", { ip, body: { username } });
+    const credential = await (await SoftAuthenticator.create()).register(options.body.data, { origin: ORIGIN });
+    expect((await call("POST", VERIFY, { ip, body: {} })).status).toBe(400);
+
+    const refused = await call("POST", "/api/v1/registration/verify", { ip, body: { credential } });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe("RATE_LIMIT_EXCEEDED");
+    const row = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE username = ?")
+      .bind(username)
+      .first<{ n: number }>();
+    expect(row?.n).toBe(0);
+    expect(records().filter((r) => r.event === "registration_attempt")).toEqual([]);
+
+    await letTimePass(ip, 60);
+    expect((await call("POST", "/api/v1/registration/verify", { ip, body: { credential } })).status).toBe(201);
+  });
+
+  it("answers 429, not the ceremony's own refusal, when the limiter refused a bad verify", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_VERIFY_REQUESTS: "1" });
+    const ip = freshIPv4();
+    const user = await signUp();
+    const options = await call("POST", OPTIONS, { ip, body: {} });
+    const credential = await user.authenticator.assert(options.body.data, { origin: ORIGIN });
+    expect((await call("POST", VERIFY, { ip, body: {} })).status).toBe(400);
+    const tampered = { ...credential, response: { ...credential.response, clientDataJSON: "e30" } };
+    for (const body of [{ credential: tampered }, { credential }]) {
+      expect((await call("POST", VERIFY, { ip, body })).status).toBe(429);
+    }
+    expect(records().filter((r) => r.event === "authentication_attempt")).toEqual([]);
+  });
+
+  it("answers 429 to self-service reads past the limit (the session read and the verdict run together)", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const ip = freshIPv4();
+    const user = await signUp();
+    const headers = { authorization: `Bearer ${user.token}` };
+    expect((await call("GET", "/api/v1/me", { ip, headers })).status).toBe(200);
+    const refused = await call("GET", "/api/v1/credentials", { ip, headers });
+    expect(refused.status).toBe(429);
+    expect(refused.body.data).toBeUndefined();
   });
 });
 
