@@ -1,11 +1,11 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import type { PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
+import { describe, expect, it } from "vitest";
 import { ChallengeSealing } from "../src/crypto/challenge-sealing";
 import type { ChallengeStore } from "../src/durable-objects/challenge-store";
+import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import {
   api,
   assertion,

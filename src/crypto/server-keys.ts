@@ -3,7 +3,11 @@ import { SessionTokens } from "../sessions/session-tokens";
 import { ChallengeSealing } from "./challenge-sealing";
 import { CredentialIdProtection } from "./credential-id-protection";
 
-export type ServerKeys = { credentialIds: CredentialIdProtection; sessions: SessionTokens; challenges: ChallengeSealing };
+export type ServerKeys = {
+  credentialIds: CredentialIdProtection;
+  sessions: SessionTokens;
+  challenges: ChallengeSealing;
+};
 
 // Importing keys costs more than a request should pay, so it happens once per parsed
 // configuration (which the configuration middleware keeps per isolate and env object).

@@ -53,7 +53,11 @@ export type ChallengeState =
     };
 
 /** A ceremony's state before it has a challenge: `issue` makes one. */
-export type NewChallengeState = ChallengeState extends infer S ? (S extends unknown ? Omit<S, "challenge"> : never) : never;
+export type NewChallengeState = ChallengeState extends infer S
+  ? S extends unknown
+    ? Omit<S, "challenge">
+    : never
+  : never;
 
 const STATE = "state";
 const SPENT = "spent";
@@ -139,7 +143,10 @@ export type ChallengePort = {
    * with the request's admission (the rate limiter's verdict); a refused request throws that
    * refusal and leaves the challenge unspent.
    */
-  redeem<K extends ChallengeState["ceremony"]>(challenge: string, expected: ExpectedCeremony<K>): Promise<StateOf<K> | null>;
+  redeem<K extends ChallengeState["ceremony"]>(
+    challenge: string,
+    expected: ExpectedCeremony<K>,
+  ): Promise<StateOf<K> | null>;
 };
 
 /** What the sealed challenge holds: the state, and the id of the object that arbitrates its one spend. */
