@@ -172,6 +172,20 @@ describe("challenges are consumed exactly once", () => {
     expect((await rotated.api("POST", "/api/v1/authentication/verify", { credential })).status).toBe(200);
   });
 
+  it("carries the longest names a sign-up accepts within the client data's limits", async () => {
+    // 64 three-byte characters each: the largest state a native challenge ever seals.
+    const username = `${uniqueUsername("x")}${"字".repeat(40)}`.slice(0, 64);
+    const displayName = "名".repeat(64);
+    const options = await registrationOptions({ username, displayName });
+    expect(options.status).toBe(200);
+    expect(options.body.data.challenge.length).toBeLessThan(2048);
+    const credential = await (await SoftAuthenticator.create()).register(options.body.data, { origin: ORIGIN });
+    expect(credential.response.clientDataJSON.length).toBeLessThan(4096);
+    const verified = await api("POST", "/api/v1/registration/verify", { credential });
+    expect(verified.status).toBe(201);
+    expect(verified.body.data.username).toBe(username);
+  });
+
   it("does not accept a registration challenge for a sign-in", async () => {
     const user = await signUp();
     const options = await registrationOptions({ username: uniqueUsername() });

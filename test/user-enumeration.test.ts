@@ -74,6 +74,17 @@ describe("sign-in options do not reveal whether a username exists", () => {
     expect(unknown.body.data.timeout).toBe(known.body.data.timeout);
   });
 
+  it("seals the state of a real and of a decoy ceremony into challenges of one length", async () => {
+    // The challenge carries the ceremony's state encrypted (docs/security.md "Ceremony
+    // challenges"); its length must not tell a real account's sign-in from the decoy answer.
+    const user = await signUp();
+    for (const userVerification of ["required", "preferred", "discouraged"] as const) {
+      const known = await authenticationOptions({ username: user.username, userVerification });
+      const unknown = await authenticationOptions({ username: uniqueUsername("nobody"), userVerification });
+      expect(unknown.body.data.challenge.length).toBe(known.body.data.challenge.length);
+    }
+  });
+
   it("gives the same unknown name the same ids every time, however it is typed, with a fresh challenge", async () => {
     const name = uniqueUsername("Ghost");
     const first = await authenticationOptions({ username: name });

@@ -9,6 +9,12 @@ const HKDF_SALT = new Uint8Array(32);
 // Bound into every seal as associated data, with the format version.
 const AAD = new TextEncoder().encode("ceremony-challenge:v1");
 const IV_BYTES = 12;
+/**
+ * Plaintexts are padded (with JSON whitespace) to a multiple of this, so a challenge's length
+ * does not tell states of one size class apart: a sign-in for a real account and the decoy
+ * answer for an unknown name both seal under 256 bytes and so look exactly alike.
+ */
+const PADDING_BLOCK = 256;
 
 /**
  * Seals a ceremony's state into the WebAuthn challenge itself (AES-256-GCM, random IV): the
@@ -41,7 +47,9 @@ export class ChallengeSealing {
     const [key] = this.keys;
     if (!key) throw new Error("challenge sealing key missing");
     const iv = randomBytes(IV_BYTES);
-    const plaintext = new TextEncoder().encode(JSON.stringify(payload));
+    const json = new TextEncoder().encode(JSON.stringify(payload));
+    const plaintext = new Uint8Array(Math.ceil(json.length / PADDING_BLOCK) * PADDING_BLOCK).fill(0x20);
+    plaintext.set(json);
     const ciphertext = new Uint8Array(
       await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: AAD }, key, plaintext),
     );
