@@ -49,3 +49,21 @@ function describe(error: unknown): LoggedError {
   if (typeof overloaded === "boolean") described.overloaded = overloaded;
   return described;
 }
+
+/**
+ * Whether the error (or one of its causes) came from D1 or a Durable Object: D1 names its
+ * errors `D1_…` in the message, the ORM wraps a failed statement in DrizzleQueryError, and a
+ * Durable Object call's errors say whether they are `retryable`, `overloaded` or `remote`.
+ */
+export function isStorageFault(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
+    seen.add(current);
+    if (current instanceof DrizzleQueryError || /^D1_[A-Z_]+\b/.test(current.message) || current.name === "D1_ERROR") {
+      return true;
+    }
+    const flags = current as { retryable?: unknown; overloaded?: unknown; remote?: unknown };
+    if (typeof flags.retryable === "boolean" || flags.overloaded === true || flags.remote === true) return true;
+  }
+  return false;
+}
