@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { AttemptEvent } from "../src/ceremonies/attempt-audit";
 import { type AuthenticatorOptions, SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { type ApiResponse, bearer, ORIGIN, type SignedUp, signIn, signUp, uniqueUsername } from "./support/api";
+import { captureLogLines } from "./support/log-lines";
 import { admin, type LoggedEvent, watchSecurityEvents } from "./support/management";
 import { type Api, appWithFaults, type FaultMode, faultModes, StorageFaults } from "./support/storage-faults";
 
@@ -449,4 +450,56 @@ describe.each(flows)("storage faults: $name", (flow) => {
     },
     60_000,
   );
+});
+
+describe("what a fault after the decision leaves behind", () => {
+  const logged = (lines: string[], type: string) =>
+    lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.type === type);
+
+  it("a refusal whose flag cannot be stored, even on the second try, stays a 401 and the loss is logged", async () => {
+    const baseline = new StorageFaults();
+    const s = await cloneFlow.setup();
+    expect((await cloneFlow.run(s, appWithFaults(baseline))).status).toBe(401);
+    // The refused ceremony's only write is the flag; fail it and the retry after the answer.
+    const flagWrite = baseline.calls.indexOf("d1-write") + 1;
+    expect(flagWrite).toBeGreaterThan(0);
+
+    const fresh = await cloneFlow.setup();
+    const lines = captureLogLines();
+    const faults = new StorageFaults([flagWrite, flagWrite + 1], "rejected");
+    const answer = await cloneFlow.run(fresh, appWithFaults(faults));
+    expect(faults.calls.slice(flagWrite - 1, flagWrite + 1)).toEqual(["d1-write", "d1-write"]);
+    expect(answer.status).toBe(401);
+    expect(answer.body.error).toEqual({ code: "AUTHENTICATION_FAILED", message: "Authentication failed" });
+    expect(await cloneFlow.state?.(fresh)).toBe("before");
+    expect(logged(lines, "background_fault")).toEqual([
+      expect.objectContaining({
+        level: "error",
+        what: "credential_flag:clone_suspected",
+        error: expect.arrayContaining([expect.objectContaining({ message: expect.stringContaining("D1_ERROR") })]),
+      }),
+    ]);
+    expect(logged(lines, "security_event")).toContainEqual(
+      expect.objectContaining({ event: "clone_suspected", userId: fresh.user.userId }),
+    );
+  });
+
+  it("a rename whose icon read fails answers 200 with no icon, and logs the fault as a warning", async () => {
+    const baseline = new StorageFaults();
+    const s = await renameFlow.setup();
+    expect((await renameFlow.run(s, appWithFaults(baseline))).status).toBe(200);
+    // After the session's account read and the rename itself: the icon read.
+    const iconRead = baseline.calls.lastIndexOf("d1-read") + 1;
+    expect(baseline.calls.at(-1)).toBe("d1-read");
+
+    const fresh = await renameFlow.setup();
+    const lines = captureLogLines();
+    const answer = await renameFlow.run(fresh, appWithFaults(new StorageFaults(iconRead, "rejected")));
+    expect(answer.status).toBe(200);
+    expect(answer.body.data).toMatchObject({ name: fresh.name, authenticator: { icon: null } });
+    expect(await renameFlow.state?.(fresh)).toBe("after");
+    expect(logged(lines, "background_fault")).toEqual([
+      expect.objectContaining({ level: "warn", what: "authenticator_icons" }),
+    ]);
+  });
 });

@@ -30,22 +30,27 @@ function storageError(kind: RoundTripKind, call: number): Error {
 /**
  * Sees every storage call the app makes through the bindings it hands out (D1 queries and
  * batches, Durable Object stub calls: the round trips of src/observability/storage-round-trips.ts),
- * numbers them from 1 across requests, and makes call `failAt` fail in `mode`. Counting, not a
- * script of expected calls: whatever the code calls, in whatever order, gets walked.
+ * numbers them from 1 across requests, and makes call `failAt` (or each of several) fail in
+ * `mode`. Counting, not a script of expected calls: whatever the code calls, in whatever order,
+ * gets walked.
  */
 export class StorageFaults implements RoundTripObserver {
   readonly calls: RoundTripKind[] = [];
+  /** The first fault injected. */
   injected: InjectedFault | undefined;
+  readonly #failAt: readonly number[];
 
   constructor(
-    private readonly failAt?: number,
+    failAt: number | readonly number[] = [],
     private readonly mode: FaultMode = "rejected",
-  ) {}
+  ) {
+    this.#failAt = typeof failAt === "number" ? [failAt] : failAt;
+  }
 
   time<T>(kind: RoundTripKind, call: () => Promise<T>): Promise<T> {
     const number = this.calls.push(kind);
-    if (number !== this.failAt) return call();
-    this.injected = { call: number, kind, mode: this.mode };
+    if (!this.#failAt.includes(number)) return call();
+    this.injected ??= { call: number, kind, mode: this.mode };
     const error = storageError(kind, number);
     switch (this.mode) {
       case "thrown":
