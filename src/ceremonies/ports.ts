@@ -18,7 +18,7 @@ export type CeremonyPorts = {
   credentialIds: CredentialIdProtection;
   sessions: SessionTokens;
   events: SecurityEvents;
-  /** Work the answer must not wait on or fail with (src/middleware/ceremony-ports.ts). */
+  /** Work the answer must not fail with (src/middleware/ceremony-ports.ts). */
   background: Background;
   now: () => Date;
 };
@@ -27,11 +27,10 @@ export type Background = {
   /**
    * Runs `task` now; if it fails the answer goes ahead without it, and it is tried once more
    * after the answer is sent (the request's waitUntil). A second failure is logged as a
-   * `background_fault` named `what`. Never throws: for writes a refusal must not wait on.
+   * `background_fault` named `what`. Never throws: for writes an answer must not fail with
+   * (a refused sign-in's flag).
    */
   attempt(what: string, task: () => Promise<unknown>): Promise<void>;
-  /** Runs `task` after the answer is sent, once more if it fails; a second failure is logged. */
-  defer(what: string, task: () => Promise<unknown>): void;
   /** Logs a fault the answer was given without (a read that only decorates it). */
   report(what: string, error: unknown): void;
 };

@@ -35,20 +35,19 @@ function background(c: Context<AppEnv>): Background {
     c
       .get("logger")
       .log(level, { type: "background_fault", requestId: c.get("requestId"), what, error: errorChain(error) });
-  // A storage fault is often gone a moment later: one more try, then the log says what was lost.
-  const later = (what: string, task: () => Promise<unknown>, tries: number) => {
-    let done = Promise.resolve().then(task);
-    for (let i = 1; i < tries; i++) done = done.catch(task);
-    c.executionCtx.waitUntil(done.catch((error: unknown) => report(what, error, "error")));
-  };
   return {
     report,
-    defer: (what, task) => later(what, task, 2),
     async attempt(what, task) {
       try {
         await task();
       } catch {
-        later(what, task, 1);
+        // A storage fault is often gone a moment later: one more try once the answer is out,
+        // then the log says what was lost.
+        c.executionCtx.waitUntil(
+          Promise.resolve()
+            .then(task)
+            .catch((error: unknown) => report(what, error, "error")),
+        );
       }
     },
   };
