@@ -41,6 +41,23 @@ describe("logs", () => {
     expect(failure?.level).toBe("warn");
   });
 
+  it("records an attempt refused before any check too: one event per verify", async () => {
+    const notClientData = btoa("hello").replace(/=+$/, "");
+    const credential = {
+      id: "AAAA",
+      rawId: "AAAA",
+      type: "public-key",
+      response: { clientDataJSON: notClientData, authenticatorData: "AAAA", signature: "AAAA" },
+      clientExtensionResults: {},
+    };
+    const response = await api("POST", "/api/v1/authentication/verify", { credential });
+    expect(response.status).toBe(400);
+    const events = records().filter((r) => r.type === "security_event");
+    expect(events).toEqual([
+      expect.objectContaining({ event: "authentication_attempt", outcome: "failure", reason: "invalid_request" }),
+    ]);
+  });
+
   it("never writes tokens, signatures, client data, raw credential ids or secrets", async () => {
     const user = await signUp();
     const credential = await assertion(user.authenticator, user.username);
