@@ -29,13 +29,13 @@ export function errorChain(error: unknown): LoggedError[] {
   let current: unknown = error;
   while (current !== undefined && current !== null && chain.length < MAX_LINKS && !seen.has(current)) {
     seen.add(current);
-    chain.push(describe(current));
+    chain.push(linkOf(current));
     current = current instanceof Error ? current.cause : undefined;
   }
   return chain;
 }
 
-function describe(error: unknown): LoggedError {
+function linkOf(error: unknown): LoggedError {
   if (!(error instanceof Error)) return { name: typeof error, message: "non-error thrown" };
   if (error instanceof DrizzleQueryError) {
     return { name: "DrizzleQueryError", message: "Failed query", query: error.query.slice(0, MAX_TEXT) };
