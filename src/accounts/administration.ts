@@ -50,7 +50,7 @@ export async function getUser(userId: string, ports: CeremonyPorts): Promise<Use
   audit(ports, { event: "admin_user_viewed", userId });
   return {
     user: accountSummary(account.user),
-    credentials: await passkeySummaries(account.credentials, ports.credentialIds, ports.metadata),
+    credentials: await passkeySummaries(account.credentials, ports.credentialIds, ports),
   };
 }
 
@@ -85,7 +85,7 @@ export async function setCredentialActive(id: string, active: boolean, ports: Ce
     userId: row.userId,
     credentialRowId: id,
   });
-  return passkeySummary(row, ports.credentialIds, ports.metadata);
+  return passkeySummary(row, ports.credentialIds, ports);
 }
 
 /** An operator may remove any passkey, the last one included: the owner learns it at sign-in. */

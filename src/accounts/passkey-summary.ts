@@ -1,6 +1,6 @@
 import { credentialIdsOf } from "../ceremonies/credential-descriptors";
+import type { CeremonyPorts } from "../ceremonies/ports";
 import type { CredentialIdProtection } from "../crypto/credential-id-protection";
-import type { MetadataRepository } from "../db/metadata-repository";
 import type { CredentialRow, UserRow } from "../db/schema";
 import { authenticatorName } from "../metadata/authenticator-names";
 import { aaguidKey } from "../metadata/metadata-statement";
@@ -48,20 +48,32 @@ export type AccountSummary = {
 
 const ZERO_AAGUID = "00000000-0000-0000-0000-000000000000";
 
-/** Icons by AAGUID: one D1 read, and none at all when every AAGUID is zero (no metadata has those). */
-async function iconsOf(rows: CredentialRow[], metadata: MetadataRepository | undefined): Promise<Map<string, string>> {
+/** Where icons come from (FIDO metadata in D1), and where a failed icon read is reported. */
+export type IconSource = Pick<CeremonyPorts, "metadata" | "background">;
+
+/**
+ * Icons by AAGUID: one D1 read, and none at all when every AAGUID is zero (no metadata has
+ * those). Icons only decorate an answer, often one given after a write has committed (a
+ * rename, a removal): a failed read leaves them null rather than failing the answer.
+ */
+async function iconsOf(rows: CredentialRow[], source: IconSource | undefined): Promise<Map<string, string>> {
   const keys = [...new Set(rows.filter((row) => row.aaguid !== ZERO_AAGUID).map((row) => aaguidKey(row.aaguid)))];
-  if (!metadata || keys.length === 0) return new Map();
-  return metadata.iconsFor(keys);
+  if (!source || keys.length === 0) return new Map();
+  try {
+    return await source.metadata.iconsFor(keys);
+  } catch (error) {
+    source.background.report("authenticator_icons", error);
+    return new Map();
+  }
 }
 
-/** `metadata` gives the authenticator icons; without it they are null. */
+/** `icons` gives the authenticator icons; without it they are null. */
 export async function passkeySummary(
   row: CredentialRow,
   protection: CredentialIdProtection,
-  metadata?: MetadataRepository,
+  icons?: IconSource,
 ): Promise<PasskeySummary> {
-  const [summary] = await passkeySummaries([row], protection, metadata);
+  const [summary] = await passkeySummaries([row], protection, icons);
   return summary as PasskeySummary;
 }
 
@@ -91,10 +103,10 @@ function summaryOf(row: CredentialRow, credentialId: string, icons: Map<string, 
 export async function passkeySummaries(
   rows: CredentialRow[],
   protection: CredentialIdProtection,
-  metadata?: MetadataRepository,
+  iconSource?: IconSource,
 ): Promise<PasskeySummary[]> {
   // The icon read runs while the credential ids are decrypted: no extra wait.
-  const [icons, credentialIds] = await Promise.all([iconsOf(rows, metadata), credentialIdsOf(rows, protection)]);
+  const [icons, credentialIds] = await Promise.all([iconsOf(rows, iconSource), credentialIdsOf(rows, protection)]);
   return rows.map((row, i) => summaryOf(row, credentialIds[i] as string, icons));
 }
 

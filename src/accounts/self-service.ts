@@ -39,7 +39,7 @@ export type AccountDeletion = { userId: string; deletedPasskeys: number; signals
 const notFound = () => new AppError("CREDENTIAL_NOT_FOUND", "No such passkey on this account");
 
 export async function listPasskeys(account: SignedInAccount, ports: CeremonyPorts): Promise<PasskeySummary[]> {
-  return passkeySummaries(account.passkeys, ports.credentialIds, ports.metadata);
+  return passkeySummaries(account.passkeys, ports.credentialIds, ports);
 }
 
 export async function renamePasskey(
@@ -56,7 +56,7 @@ export async function renamePasskey(
     userId: account.user.id,
     credentialRowId: id,
   });
-  return passkeySummary(row, ports.credentialIds, ports.metadata);
+  return passkeySummary(row, ports.credentialIds, ports);
 }
 
 /**
@@ -87,7 +87,7 @@ export async function removePasskey(
     credentialRowId: removed.id,
   });
   const [summary, remaining] = await Promise.all([
-    passkeySummary(removed, ports.credentialIds, ports.metadata),
+    passkeySummary(removed, ports.credentialIds, ports),
     credentialIdsOf(
       account.passkeys.filter((row) => row.id !== removed.id),
       ports.credentialIds,

@@ -1,6 +1,7 @@
 import { type AuthenticationResponseJSON, verifyAuthenticationResponse } from "@simplewebauthn/server";
 import { isoUint8Array, toHash, verifySignature } from "@simplewebauthn/server/helpers";
 import { fromBase64URL } from "../crypto/encoding";
+import type { CredentialFlag } from "../db/credential-repository";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError, CeremonyFailure, reasonOf } from "../errors";
 import { crossOriginRefusal, parseClientData } from "./client-data";
@@ -137,7 +138,7 @@ export async function finishAuthentication(
         userId: user.id,
         credentialRowId: credential.id,
       });
-      await ports.credentials.flag(credential.id, "backup_flag_regression", ports.now());
+      await flagPasskey(ports, credential.id, "backup_flag_regression");
       return fail("backup_state_without_eligibility", user.id, credential.id);
     }
     return fail(`verification_error:${reasonOf(error)}`, user.id, credential.id);
@@ -154,7 +155,7 @@ export async function finishAuthentication(
       userId: user.id,
       credentialRowId: credential.id,
     });
-    await ports.credentials.flag(credential.id, "clone_suspected", ports.now());
+    await flagPasskey(ports, credential.id, "clone_suspected");
     return fail("counter_regression", user.id, credential.id);
   }
   const backupEligible = info.credentialDeviceType === "multiDevice";
@@ -166,7 +167,7 @@ export async function finishAuthentication(
       userId: user.id,
       credentialRowId: credential.id,
     });
-    await ports.credentials.flag(credential.id, "backup_flag_regression", ports.now());
+    await flagPasskey(ports, credential.id, "backup_flag_regression");
     return fail("backup_eligible_cleared", user.id, credential.id);
   }
 
@@ -221,6 +222,15 @@ export async function finishAuthentication(
     token: session.token,
     tokenExpiresAt: session.expiresAt.toISOString(),
   };
+}
+
+/**
+ * The refusal stands even when storing its flag fails: the write is tried again after the
+ * answer, and logged if that fails too (ports.background).
+ */
+async function flagPasskey(ports: CeremonyPorts, credentialRowId: string, flag: CredentialFlag): Promise<void> {
+  const at = ports.now();
+  await ports.background.attempt(`credential_flag:${flag}`, () => ports.credentials.flag(credentialRowId, flag, at));
 }
 
 /** Whether the assertion's signature was made by the stored credential key. */

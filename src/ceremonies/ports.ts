@@ -18,6 +18,8 @@ export type CeremonyPorts = {
   credentialIds: CredentialIdProtection;
   sessions: SessionTokens;
   events: SecurityEvents;
+  /** Work the answer must not fail with (src/middleware/ceremony-ports.ts). */
+  background: Background;
   now: () => Date;
   /**
    * The rate limiter's verdict on this request: resolves once admitted, throws the refusal.
@@ -26,4 +28,16 @@ export type CeremonyPorts = {
   admission: () => Promise<void>;
   /** Runs a write nothing needs at once after the answer is sent (ctx.waitUntil). */
   defer: (task: () => Promise<unknown>) => void;
+};
+
+export type Background = {
+  /**
+   * Runs `task` now; if it fails the answer goes ahead without it, and it is tried once more
+   * after the answer is sent (the request's waitUntil). A second failure is logged as a
+   * `background_fault` named `what`. Never throws: for writes an answer must not fail with
+   * (a refused sign-in's flag).
+   */
+  attempt(what: string, task: () => Promise<unknown>): Promise<void>;
+  /** Logs a fault the answer was given without (a read that only decorates it). */
+  report(what: string, error: unknown): void;
 };

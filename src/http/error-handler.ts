@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, type ErrorCode } from "../errors";
+import { errorChain } from "../observability/error-chain";
 import { jsonLogger } from "../observability/logger";
 import type { AppEnv } from "./app-env";
 import { errorBody } from "./envelope";
@@ -25,8 +26,9 @@ export function handleError(error: unknown, c: Context<AppEnv>) {
       type: "internal_error",
       requestId: c.get("requestId"),
       code: appError.code,
-      // CONFIGURATION_ERROR messages name variables, never values; other faults log their class and message only.
-      error: error instanceof Error ? `${error.name}: ${error.message}` : "non-error thrown",
+      // The cause chain's names, messages and codes: a storage fault's own message is in its
+      // cause. Never a failed query's bound values (src/observability/error-chain.ts).
+      error: errorChain(error),
     });
   }
   return c.json(errorBody(appError), appError.status as ContentfulStatusCode);

@@ -7,6 +7,7 @@ import {
 } from "../db/metadata-repository";
 import type { MetadataSourceRow } from "../db/schema";
 import { AppError } from "../errors";
+import { errorChain } from "../observability/error-chain";
 import type { Logger } from "../observability/logger";
 import type { SecurityEvent, SecurityEvents } from "../observability/security-events";
 import { verifyMetadataBlob } from "./metadata-blob";
@@ -165,7 +166,7 @@ export async function refreshMetadataFromUrl(ports: MetadataPorts): Promise<Refr
     ports.logger.log("warn", {
       type: "metadata_refresh",
       outcome: "failed",
-      error: error instanceof Error ? error.message.slice(0, 300) : "non-error thrown",
+      error: errorChain(error),
     });
     return "failed";
   }

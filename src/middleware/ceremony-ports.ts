@@ -1,10 +1,13 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import type { Background } from "../ceremonies/ports";
 import { CredentialRepository } from "../db/credential-repository";
 import { openDatabase, openReplicaDatabase } from "../db/database";
 import { MetadataRepository } from "../db/metadata-repository";
 import { UserRepository } from "../db/user-repository";
 import { challengePort } from "../durable-objects/challenge-store";
 import type { AppEnv } from "../http/app-env";
+import { errorChain } from "../observability/error-chain";
 import { securityEventLog } from "../observability/security-events";
 
 // Outside the app's middleware chain (no limiter ran, no response to defer to).
@@ -28,9 +31,33 @@ export const ceremonyPorts = createMiddleware<AppEnv>(async (c, next) => {
     credentialIds: keys.credentialIds,
     sessions: keys.sessions,
     events: securityEventLog(c.get("logger"), c.get("metrics")),
+    background: background(c),
     now: () => new Date(),
     admission,
     defer: c.get("defer") ?? runNow,
   });
   await next();
 });
+
+function background(c: Context<AppEnv>): Background {
+  const report = (what: string, error: unknown, level: "warn" | "error" = "warn") =>
+    c
+      .get("logger")
+      .log(level, { type: "background_fault", requestId: c.get("requestId"), what, error: errorChain(error) });
+  return {
+    report,
+    async attempt(what, task) {
+      try {
+        await task();
+      } catch {
+        // A storage fault is often gone a moment later: one more try once the answer is out,
+        // then the log says what was lost.
+        c.executionCtx.waitUntil(
+          Promise.resolve()
+            .then(task)
+            .catch((error: unknown) => report(what, error, "error")),
+        );
+      }
+    },
+  };
+}

@@ -4,6 +4,7 @@ import type { RateLimiterNamespace, RateLimitVerdict } from "../durable-objects/
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/app-env";
 import { clientKey } from "../http/client-address";
+import { errorChain } from "../observability/error-chain";
 import { securityEventLog } from "../observability/security-events";
 
 export type RouteGroup = "options" | "verify" | "api";
@@ -84,7 +85,7 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
         type: "rate_limiter_fault",
         requestId: c.get("requestId"),
         failMode: config.rateLimit.onError,
-        error: error instanceof Error ? `${error.name}: ${error.message}` : "non-error thrown",
+        error: errorChain(error),
       });
       events.record({
         event: "rate_limiter_fault",

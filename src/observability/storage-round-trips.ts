@@ -4,10 +4,18 @@ import { formatRoundTrips, type RoundTripKind, roundTripKinds } from "./round-tr
 export { parseRoundTrips, type RoundTrips } from "./round-trip-header";
 
 /**
+ * Sees every storage round trip of the bindings wrapped below: `call` makes it. The counter is
+ * the one production use; the tests' fault injection (test/support/storage-faults.ts) another.
+ */
+export type RoundTripObserver = {
+  time<T>(kind: RoundTripKind, call: () => Promise<T>): Promise<T>;
+};
+
+/**
  * Counts one request's storage round trips and the time spent waiting on them. Only built when
  * BENCH_INSTRUMENTATION is on; production requests never see these wrappers.
  */
-export class RoundTripCounter {
+export class RoundTripCounter implements RoundTripObserver {
   readonly #counts = new Map<RoundTripKind, { calls: number; ms: number }>(
     roundTripKinds.map((kind) => [kind, { calls: 0, ms: 0 }]),
   );
@@ -44,7 +52,7 @@ const kindOf = (sql: string): RoundTripKind =>
 const wrappedStatements = new WeakMap<object, { real: D1PreparedStatement; kind: RoundTripKind }>();
 
 /** A D1 binding whose every query, batch or exec counts as one read or one write round trip. */
-export function countedD1(d1: D1Database, counter: RoundTripCounter): D1Database {
+export function countedD1(d1: D1Database, counter: RoundTripObserver): D1Database {
   const statement = (real: D1PreparedStatement, kind: RoundTripKind): D1PreparedStatement => {
     const wrapped = new Proxy(real, {
       get(target, property) {
@@ -88,7 +96,7 @@ export function countedD1(d1: D1Database, counter: RoundTripCounter): D1Database
  * A Durable Object namespace whose stubs count every method call (an RPC round trip) as one
  * `kind`. Ids and names are local and not counted.
  */
-export function countedNamespace<T extends object>(namespace: T, kind: RoundTripKind, counter: RoundTripCounter): T {
+export function countedNamespace<T extends object>(namespace: T, kind: RoundTripKind, counter: RoundTripObserver): T {
   const stub = (real: object) =>
     new Proxy(real, {
       get(target, property) {

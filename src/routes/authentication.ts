@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { auditedAttempt } from "../ceremonies/attempt-audit";
 import { startAuthentication } from "../ceremonies/authentication-options";
 import { finishAuthentication } from "../ceremonies/authentication-verification";
 import type { AppEnv } from "../http/app-env";
@@ -20,5 +21,8 @@ export const authenticationRoutes = new Hono<AppEnv>()
   })
   .post("/verify", validJson(verifyRequest), async (c) => {
     const { credential } = c.req.valid("json");
-    return ok(c, await finishAuthentication(credential, c.get("ports")));
+    const authenticated = await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
+      finishAuthentication(credential, ports),
+    );
+    return ok(c, authenticated);
   });

@@ -1,6 +1,7 @@
 import type { AuthenticationExtensionsClientInputs } from "@simplewebauthn/server";
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { auditedAttempt } from "../ceremonies/attempt-audit";
 import { startAuthentication } from "../ceremonies/authentication-options";
 import { finishAuthentication } from "../ceremonies/authentication-verification";
 import { startRegistration } from "../ceremonies/registration-options";
@@ -71,7 +72,10 @@ export const conformanceRoutes = new Hono<AppEnv>()
     });
   })
   .post("/attestation/result", validJson(attestationResultRequest), async (c) => {
-    await finishRegistration(asResponseJSON(c.req.valid("json")), c.get("ports"), { profile });
+    const response = asResponseJSON(c.req.valid("json"));
+    await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
+      finishRegistration(response, ports, { profile }),
+    );
     return serverResponse(c, {});
   })
   .post("/assertion/options", validJson(getOptionsRequest), async (c) => {
@@ -88,6 +92,9 @@ export const conformanceRoutes = new Hono<AppEnv>()
     return serverResponse(c, options);
   })
   .post("/assertion/result", validJson(assertionResultRequest), async (c) => {
-    await finishAuthentication(asResponseJSON(c.req.valid("json")), c.get("ports"), { profile });
+    const response = asResponseJSON(c.req.valid("json"));
+    await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
+      finishAuthentication(response, ports, { profile }),
+    );
     return serverResponse(c, {});
   });

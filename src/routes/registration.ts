@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { auditedAttempt } from "../ceremonies/attempt-audit";
 import { startRegistration } from "../ceremonies/registration-options";
 import { finishRegistration } from "../ceremonies/registration-verification";
 import type { AppEnv } from "../http/app-env";
@@ -52,5 +53,8 @@ export const registrationRoutes = new Hono<AppEnv>()
   })
   .post("/verify", validJson(verifyRequest), async (c) => {
     const { credential } = c.req.valid("json");
-    return ok(c, await finishRegistration(credential, c.get("ports")), 201);
+    const registered = await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
+      finishRegistration(credential, ports),
+    );
+    return ok(c, registered, 201);
   });
