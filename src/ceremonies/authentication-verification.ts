@@ -2,10 +2,11 @@ import { type AuthenticationResponseJSON, verifyAuthenticationResponse } from "@
 import { isoUint8Array, toHash, verifySignature } from "@simplewebauthn/server/helpers";
 import { fromBase64URL } from "../crypto/encoding";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
-import { AppError, CeremonyFailure, reasonOf } from "../errors";
+import { AppError, CeremonyFailure, originNotAllowed, reasonOf } from "../errors";
 import { challengeFromClientData } from "./client-data";
 import { isConformanceAccount } from "./conformance-accounts";
 import { isDecoyCredentialId, verifyAgainstDecoyKey } from "./decoy-credentials";
+import { checkOrigin } from "./origin-policy";
 import type { CeremonyPorts } from "./ports";
 import { assertIdMatchesRawId } from "./response-shape";
 import { unknownCredential } from "./webauthn-signals";
@@ -47,10 +48,19 @@ export async function finishAuthentication(
     throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
   }
   // Every failure below looks the same to the client; the reason goes to the log only.
-  const fail = (reason: string, userId: string | null = state.userId, credentialRowId?: string): never => {
+  const fail = (
+    reason: string,
+    userId: string | null = state.userId,
+    credentialRowId?: string,
+    failure = new CeremonyFailure(reason),
+  ): never => {
     events.record({ event: "authentication_attempt", outcome: "failure", reason, userId, credentialRowId });
-    throw new CeremonyFailure(reason);
+    throw failure;
   };
+  const origins = checkOrigin(config, response.response.clientDataJSON);
+  if (origins.refused !== null) {
+    return fail("origin_not_allowed", undefined, undefined, originNotAllowed("AUTHENTICATION_FAILED", origins.refused));
+  }
 
   const rawId = fromBase64URL(response.rawId);
   const found = await lookup;
@@ -101,7 +111,7 @@ export async function finishAuthentication(
     verification = await verifyAuthenticationResponse({
       response,
       expectedChallenge: state.challenge,
-      expectedOrigin: config.origins,
+      expectedOrigin: origins.expected,
       expectedRPID: config.rpId,
       requireUserVerification: state.userVerification === "required",
       // FIDO conformance rule: UP and UV may both be clear unless UV was required.
