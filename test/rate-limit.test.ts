@@ -215,8 +215,14 @@ describe("audit and storage", () => {
 });
 
 describe("limiter faults", () => {
-  // A namespace of another Durable Object class: every `hit` fails with a real RPC error.
-  const broken = { RATE_LIMITER: env.CHALLENGES };
+  // A limiter whose every `hit` fails, the way an overloaded or reset Durable Object's call does.
+  // (Pointing the binding at another class's namespace fails too, but workerd then also prints
+  // the callee's "RPC receiver does not implement hit" as an uncaught error in a passing run.)
+  const failingLimiter = {
+    idFromName: (name: string) => env.RATE_LIMITER.idFromName(name),
+    get: () => ({ hit: () => Promise.reject(new Error("Durable Object is overloaded")) }),
+  };
+  const broken = { RATE_LIMITER: failingLimiter };
 
   it("fail-closed (the default): answers 503 with Retry-After, does not run the route, and logs the fault", async () => {
     expect(env.RATE_LIMIT_ON_ERROR).toBe("closed");
