@@ -1,7 +1,10 @@
 import { z } from "zod";
 import { AppError } from "../errors";
 
-const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const positiveInt = (min: number, max: number) => {
+  const range = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: range }).int(range).min(min, range).max(max, range);
+};
 const commaList = z.string().transform((value) =>
   value
     .split(",")
@@ -67,7 +70,10 @@ const configSchema = z.object({
   RATE_LIMIT_VERIFY_REQUESTS: positiveInt(1, 1_000_000),
   RATE_LIMIT_ON_ERROR: z.enum(["closed", "open"]),
   CORS_ORIGINS: commaList.pipe(z.array(origin)),
-  HSTS_MAX_AGE: z.coerce.number().int().min(0),
+  HSTS_MAX_AGE: z.coerce
+    .number({ error: "must be a whole number of seconds, 0 or more" })
+    .int("must be a whole number of seconds, 0 or more")
+    .min(0, "must be a whole number of seconds, 0 or more"),
   SESSION_TTL_SECONDS: positiveInt(60, 86_400),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   // Off unless set: counts storage round trips per request for `npm run bench` (Server-Timing).
