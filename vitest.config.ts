@@ -6,6 +6,8 @@ import { generateSecrets } from "./scripts/secrets.mjs";
 // secrets ("Using secrets defined in .dev.vars") or that it found none: the tests bring their own
 // (below). Errors still show. docs/troubleshooting.md lists what a passing run may print.
 process.env.WRANGLER_LOG ??= "error";
+// Nothing here reads request.cf: no fetch of workers.cloudflare.com/cf.json (offline runs stay quiet).
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
 
 export default defineConfig({
   plugins: [
