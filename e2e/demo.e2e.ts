@@ -214,13 +214,27 @@ describe("usernameless sign-in", () => {
   });
 
   test("a first visit without a passkey on the device shows no error", async () => {
-    const page = await open({ autofill: true });
-    const challenge = page.page.waitForResponse((response) =>
-      response.url().endsWith("/api/v1/authentication/challenge"),
-    );
-    expect((await challenge).status()).toBe(200);
-    // Whatever the browser does with an autofill request it cannot serve, the user sees nothing.
-    await page.page.waitForTimeout(1_500);
+    let refusals = 0;
+    const page = await open({
+      autofill: true,
+      // Some browsers answer the background request at once with NotAllowedError when they hold
+      // no passkey for the site (Chromium's virtual authenticator would wait instead).
+      beforeLoad: (context) =>
+        context.exposeFunction("countRefusal", () => {
+          refusals += 1;
+        }),
+    });
+    await page.context.addInitScript(() => {
+      const get = navigator.credentials.get.bind(navigator.credentials);
+      navigator.credentials.get = async (options) => {
+        if (options?.mediation !== "conditional") return get(options);
+        await (window as unknown as { countRefusal: () => Promise<void> }).countRefusal();
+        throw new DOMException("No passkey for this site", "NotAllowedError");
+      };
+    });
+    await page.page.reload();
+    await expect.poll(() => refusals).toBeGreaterThanOrEqual(1);
+    // The user did nothing: no banner, although the background request failed.
     await expect(page.page.isVisible("#notice")).resolves.toBe(false);
     await expect(page.page.isVisible("#signed-out")).resolves.toBe(true);
   });
@@ -309,6 +323,45 @@ describe("usernameless sign-in", () => {
   });
 });
 
+describe("what the server refuses, in words a user can act on", () => {
+  test("an origin outside RP_ORIGINS is named, with the setting to change", async () => {
+    const refused = "http://localhost:8931";
+    const page = await open({
+      beforeLoad: (context) =>
+        context.route("**/api/v1/registration/verify", (route) =>
+          route.fulfill(
+            errorAnswer(400, "REGISTRATION_FAILED", `Registration failed: the origin ${refused} is not allowed`, {
+              origin: refused,
+              setting: "RP_ORIGINS",
+            }),
+          ),
+        ),
+    });
+    await page.page.fill("#username", uniqueUsername("port"));
+    await page.page.click("#sign-up");
+    const said = await page.noticeMatching(/does not accept passkeys from this page's origin/);
+    expect(said).toContain(refused);
+    expect(said).toContain("RP_ORIGINS");
+  });
+
+  test("a configuration error reads as a misconfigured server, not as schema text", async () => {
+    const page = await open({
+      beforeLoad: (context) =>
+        context.route("**/api/v1/registration/challenge", (route) =>
+          route.fulfill(
+            errorAnswer(500, "CONFIGURATION_ERROR", "Invalid configuration: RP_ID: must be a bare domain", {
+              variables: ["RP_ID"],
+            }),
+          ),
+        ),
+    });
+    await page.page.fill("#username", uniqueUsername("config"));
+    await page.page.click("#sign-up");
+    const said = await page.noticeMatching(/server is misconfigured/);
+    expect(said).not.toContain("Invalid configuration");
+  });
+});
+
 describe("phone screens", () => {
   test.each([320, 360, 390])(
     "the signed-out view fits %i px: nothing wider than the screen, no text out of its button",
@@ -327,7 +380,7 @@ describe("phone screens", () => {
           return problems;
         });
       expect(await layoutProblems()).toEqual([]);
-      // With a notice too (a long one: an origin the server refused).
+      // With a notice shown above the form too.
       await page.page.click("#sign-in");
       await page.noticeMatching(/Enter your username/);
       expect(await layoutProblems()).toEqual([]);
@@ -440,7 +493,7 @@ describe("managing passkeys", () => {
     // WebAuthn signals, which the page passes on: Chromium deletes the passkey from the key.
     const [onKey] = await page.credentialsOn(securityKey);
     await page.row("Blue security key").locator(".remove-button").click();
-    await page.screenshot("10-confirm-remove");
+    await page.screenshot("14-confirm-remove");
     await page.choose("Remove");
     await page.noticeMatching(/Passkey removed/);
     await expect(page.passkeyNames()).resolves.toHaveLength(1);

@@ -228,7 +228,7 @@ function passkeyItem(passkey: Passkey, all: Passkey[]): HTMLLIElement {
   part(".remove-button").addEventListener("click", async () => {
     // The server keeps at least one active passkey per account (409 LAST_PASSKEY): say what is
     // possible instead of asking to confirm something it will refuse.
-    if (!all.some((other) => other.id !== passkey.id && other.isActive)) {
+    if (passkey.isActive && !all.some((other) => other.id !== passkey.id && other.isActive)) {
       const choice = await ask(
         "This is your only passkey",
         `Without “${passkey.name}” you could never sign in again, so it cannot be removed. Add another passkey first (then remove this one), or delete your account.`,

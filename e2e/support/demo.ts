@@ -205,11 +205,11 @@ export class Demo {
 }
 
 /** A response in the server's error envelope, for `route.fulfill` when a test stands in for the server. */
-export function errorAnswer(status: number, code: string, message: string) {
+export function errorAnswer(status: number, code: string, message: string, details?: unknown) {
   return {
     status,
     contentType: "application/json",
-    body: JSON.stringify({ status: "error", error: { code, message }, timestamp: new Date().toISOString() }),
+    body: JSON.stringify({ status: "error", error: { code, message, details }, timestamp: new Date().toISOString() }),
   };
 }
 

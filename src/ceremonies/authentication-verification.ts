@@ -47,7 +47,8 @@ export async function finishAuthentication(
     events.record({ event: "authentication_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
     throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
   }
-  // Every failure below looks the same to the client; the reason goes to the log only.
+  // Every failure below looks the same to the client; the reason goes to the log only. The one
+  // exception is a refused origin, which names the origin and RP_ORIGINS (errors.ts).
   const fail = (
     reason: string,
     userId: string | null = state.userId,
