@@ -2,6 +2,13 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { generateSecrets } from "./scripts/secrets.mjs";
 
+// Wrangler reads wrangler.toml for the pool and would print, once per test file, where it found
+// secrets ("Using secrets defined in .dev.vars") or that it found none: the tests bring their own
+// (below). Errors still show. docs/troubleshooting.md lists what a passing run may print.
+process.env.WRANGLER_LOG ??= "error";
+// Nothing here reads request.cf: no fetch of workers.cloudflare.com/cf.json (offline runs stay quiet).
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
+
 export default defineConfig({
   plugins: [
     cloudflareTest(async () => {

@@ -156,6 +156,7 @@ describe("accounts", () => {
     const username = uniqueUsername("leaving");
     await page.signUp(username);
     await page.page.click("#delete-account");
+    await expect(page.choose("Delete account")).resolves.toContain("cannot be undone");
     await page.noticeMatching(/account and its passkeys were deleted/);
     await expect(page.page.isVisible("#signed-out")).resolves.toBe(true);
     const free = await page.api("POST", "/api/v1/registration/challenge", { username });
@@ -207,9 +208,81 @@ describe("usernameless sign-in", () => {
     await page.page.waitForTimeout(3_000);
     expect(challenges).toBeGreaterThanOrEqual(1);
     expect(challenges).toBeLessThanOrEqual(2);
-    // The page says what is wrong and stays usable.
-    await page.noticeMatching(/cannot handle this right now/);
+    // Nothing the user did failed: no banner, and the page stays usable.
+    await expect(page.page.isVisible("#notice")).resolves.toBe(false);
     await expect(page.page.isEnabled("#sign-in")).resolves.toBe(true);
+  });
+
+  test("a first visit without a passkey on the device shows no error", async () => {
+    let refusals = 0;
+    const page = await open({
+      autofill: true,
+      // Some browsers answer the background request at once with NotAllowedError when they hold
+      // no passkey for the site (Chromium's virtual authenticator would wait instead).
+      beforeLoad: (context) =>
+        context.exposeFunction("countRefusal", () => {
+          refusals += 1;
+        }),
+    });
+    await page.context.addInitScript(() => {
+      const get = navigator.credentials.get.bind(navigator.credentials);
+      navigator.credentials.get = async (options) => {
+        if (options?.mediation !== "conditional") return get(options);
+        await (window as unknown as { countRefusal: () => Promise<void> }).countRefusal();
+        throw new DOMException("No passkey for this site", "NotAllowedError");
+      };
+    });
+    await page.page.reload();
+    await expect.poll(() => refusals).toBeGreaterThanOrEqual(1);
+    // The user did nothing: no banner, although the background request failed.
+    await expect(page.page.isVisible("#notice")).resolves.toBe(false);
+    await expect(page.page.isVisible("#signed-out")).resolves.toBe(true);
+  });
+
+  test("a failing background request never replaces the outcome of the user's own action", async () => {
+    let challenges = 0;
+    const page = await open({
+      autofill: true,
+      beforeLoad: async (context) => {
+        await context.route("**/api/v1/authentication/challenge", (route) => {
+          challenges += 1;
+          return route.fulfill(errorAnswer(503, "SERVICE_UNAVAILABLE", "Request limits cannot be checked right now"));
+        });
+        await context.route("**/api/v1/registration/challenge", (route) =>
+          route.fulfill(errorAnswer(409, "USERNAME_TAKEN", "That username is taken")),
+        );
+      },
+    });
+    await page.page.fill("#username", uniqueUsername("taken"));
+    await page.page.click("#sign-up");
+    await page.noticeMatching(/username is taken/);
+    // Autofill starts again after the button's ceremony, and fails again (its retry comes after 2 s).
+    const before = challenges;
+    await page.page.waitForTimeout(2_500);
+    expect(challenges).toBeGreaterThan(before);
+    await page.noticeMatching(/username is taken/);
+  });
+
+  test("after Sign out, autofill waits for the user instead of signing straight back in", async () => {
+    const page = await open({ autofill: true });
+    const account = (await page.signUp(uniqueUsername("signout"))) as Account;
+    let challenges = 0;
+    page.page.on("request", (request) => {
+      if (request.url().endsWith("/api/v1/authentication/challenge")) challenges += 1;
+    });
+    await page.signOut();
+    // Chromium's virtual authenticator answers any autofill request at once, as some passkey
+    // providers do: had the page offered passkeys, it would be signed in again by now.
+    await page.page.waitForTimeout(1_500);
+    expect(challenges).toBe(0);
+    await expect(page.page.isVisible("#signed-out")).resolves.toBe(true);
+    await page.noticeMatching(/You are signed out/);
+    // Back in the username field, the user is offered their passkeys again.
+    const session = await page.responseTo<SignedIn>("/api/v1/authentication/verify", () =>
+      page.page.focus("#username"),
+    );
+    expect(session.userId).toBe(account.userId);
+    await page.signedIn();
   });
 
   test("offers passkeys again after the server refuses one, without looping", async () => {
@@ -223,6 +296,8 @@ describe("usernameless sign-in", () => {
       return route.fulfill(errorAnswer(401, "AUTHENTICATION_FAILED", "Authentication failed"));
     });
     await page.signOut();
+    await page.page.focus("#username");
+    // The user picked a passkey, so the server's refusal is theirs to see.
     await page.noticeMatching(/not accepted/);
     // It offers again (after 2 s), then waits longer: two or three picks in four seconds, not hundreds.
     await page.page.waitForTimeout(4_000);
@@ -248,6 +323,72 @@ describe("usernameless sign-in", () => {
   });
 });
 
+describe("what the server refuses, in words a user can act on", () => {
+  test("an origin outside RP_ORIGINS is named, with the setting to change", async () => {
+    const refused = "http://localhost:8931";
+    const page = await open({
+      beforeLoad: (context) =>
+        context.route("**/api/v1/registration/verify", (route) =>
+          route.fulfill(
+            errorAnswer(400, "REGISTRATION_FAILED", `Registration failed: the origin ${refused} is not allowed`, {
+              origin: refused,
+              setting: "RP_ORIGINS",
+            }),
+          ),
+        ),
+    });
+    await page.page.fill("#username", uniqueUsername("port"));
+    await page.page.click("#sign-up");
+    const said = await page.noticeMatching(/does not accept passkeys from this page's origin/);
+    expect(said).toContain(refused);
+    expect(said).toContain("RP_ORIGINS");
+  });
+
+  test("a configuration error reads as a misconfigured server, not as schema text", async () => {
+    const page = await open({
+      beforeLoad: (context) =>
+        context.route("**/api/v1/registration/challenge", (route) =>
+          route.fulfill(
+            errorAnswer(500, "CONFIGURATION_ERROR", "Invalid configuration: RP_ID: must be a bare domain", {
+              variables: ["RP_ID"],
+            }),
+          ),
+        ),
+    });
+    await page.page.fill("#username", uniqueUsername("config"));
+    await page.page.click("#sign-up");
+    const said = await page.noticeMatching(/server is misconfigured/);
+    expect(said).not.toContain("Invalid configuration");
+  });
+});
+
+describe("phone screens", () => {
+  test.each([320, 360, 390])(
+    "the signed-out view fits %i px: nothing wider than the screen, no text out of its button",
+    async (width) => {
+      const page = await open({ viewport: { width, height: 700 } });
+      const layoutProblems = () =>
+        page.page.evaluate(() => {
+          const problems: string[] = [];
+          const overflow = document.documentElement.scrollWidth - window.innerWidth;
+          if (overflow > 0) problems.push(`page ${overflow}px wider than the screen`);
+          for (const button of document.querySelectorAll<HTMLButtonElement>("#signed-out button, #notice")) {
+            if (button.scrollWidth > button.clientWidth)
+              problems.push(`text out of ${button.id || button.textContent}`);
+            if (button.getBoundingClientRect().right > window.innerWidth) problems.push(`${button.id} off screen`);
+          }
+          return problems;
+        });
+      expect(await layoutProblems()).toEqual([]);
+      // With a notice shown above the form too.
+      await page.page.click("#sign-in");
+      await page.noticeMatching(/Enter your username/);
+      expect(await layoutProblems()).toEqual([]);
+      await page.screenshot(`13-phone-${width}-signed-out`);
+    },
+  );
+});
+
 describe("managing passkeys", () => {
   test("removing the passkey of the current session signs out, and that passkey no longer works", async () => {
     const page = await open();
@@ -258,6 +399,7 @@ describe("managing passkeys", () => {
     await page.noticeMatching(/Passkey added/);
 
     await page.row("Current session").locator(".remove-button").click();
+    await expect(page.choose("Remove")).resolves.toContain("you will be signed out");
     await page.noticeMatching(/signed out now/);
     await expect(page.page.isVisible("#signed-out")).resolves.toBe(true);
     // The session token spoke for the removed passkey: the server refuses it too.
@@ -347,18 +489,29 @@ describe("managing passkeys", () => {
     );
     expect(listed.body.data.credentials.map((passkey) => passkey.name)).toContain("Blue security key");
 
-    // Remove it (the page asks for confirmation; the test accepts). The server's answer carries
+    // Remove it (the page asks in its own dialog; the test confirms). The server's answer carries
     // WebAuthn signals, which the page passes on: Chromium deletes the passkey from the key.
     const [onKey] = await page.credentialsOn(securityKey);
     await page.row("Blue security key").locator(".remove-button").click();
+    await page.screenshot("14-confirm-remove");
+    await page.choose("Remove");
     await page.noticeMatching(/Passkey removed/);
     await expect(page.passkeyNames()).resolves.toHaveLength(1);
     await page.screenshot("09-after-remove");
     await expect.poll(() => page.credentialsOn(securityKey)).toEqual([]);
 
-    // The last passkey cannot be removed: the server refuses and the page says why.
+    // The last passkey cannot be removed (the server would answer 409 LAST_PASSKEY): instead of
+    // asking to confirm, the page says what is possible, and asks the server nothing.
+    const deletes: string[] = [];
+    page.page.on("request", (request) => {
+      if (request.method() === "DELETE") deletes.push(request.url());
+    });
     await page.page.locator("#passkeys .remove-button").click();
-    await page.noticeMatching(/only passkey/);
+    const said = await page.choose("Cancel");
+    expect(said).toContain("only passkey");
+    expect(said).toContain("Add another passkey first");
+    expect(said).toContain("delete your account");
+    expect(deletes).toEqual([]);
     await expect(page.passkeyNames()).resolves.toHaveLength(1);
 
     // A provider that ignored the signal still offers the removed passkey: the server refuses

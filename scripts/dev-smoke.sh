@@ -4,7 +4,8 @@
 set -euo pipefail
 port="${SMOKE_PORT:-8799}"
 log="$(mktemp)"
-setsid npm run dev -- --port "$port" --var "RP_ORIGINS:http://localhost:$port" >"$log" 2>&1 &
+# No RP_ORIGINS override: the default http://localhost:* must accept any port (docs/troubleshooting.md).
+setsid npm run dev -- --port "$port" >"$log" 2>&1 &
 pid=$!
 trap 'kill -- -"$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 90); do

@@ -5,6 +5,7 @@ import type { AppEnv } from "./http/app-env";
 import { signedIn } from "./http/bearer-session";
 import { handleError } from "./http/error-handler";
 import { adminAuth } from "./middleware/admin-auth";
+import { allowedMethods } from "./middleware/allowed-methods";
 import { ceremonyPorts } from "./middleware/ceremony-ports";
 import { configuration } from "./middleware/configuration";
 import { conformanceSurface } from "./middleware/conformance-surface";
@@ -46,6 +47,8 @@ app.use("/api/*", corsPolicy);
 // (including the rate limit's and body checks' below) in the binding's own shape.
 app.use("/attestation/*", conformanceSurface);
 app.use("/assertion/*", conformanceSurface);
+// A known path with a wrong method: 405 with Allow, before a body or session check answers 415/401.
+app.use(allowedMethods(() => app.routes));
 // After CORS so browsers can read a 429; before any body is read or ceremony work is done.
 app.use(rateLimit);
 // The admin key before any body is read: a metadata load may send megabytes (src/middleware/json-body.ts).

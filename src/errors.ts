@@ -62,6 +62,24 @@ export class CeremonyFailure extends AppError {
   }
 }
 
+/**
+ * The one ceremony failure the client is told the reason of: the page's origin is not allowed.
+ * The origin is the browser's own statement and RP_ORIGINS is the setting to change; neither is
+ * secret, and a developer on another port would otherwise find the cause only in the server log.
+ */
+export function originNotAllowed(
+  code: "AUTHENTICATION_FAILED" | "REGISTRATION_FAILED",
+  origin: string,
+): CeremonyFailure {
+  const what = code === "AUTHENTICATION_FAILED" ? "Authentication" : "Registration";
+  return new CeremonyFailure(
+    "origin_not_allowed",
+    code,
+    `${what} failed: the origin ${origin} is not allowed (RP_ORIGINS)`,
+    { origin, setting: "RP_ORIGINS" },
+  );
+}
+
 /** Library messages are for our log only: they name the check that failed. */
 export function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);

@@ -180,7 +180,7 @@ describe("request bodies", () => {
 
   it.each([
     ["a PUT (the admin API's metadata load, with the admin key)", "PUT", "/api/v1/admin/metadata", admin],
-    ["a PATCH", "PATCH", "/api/v1/me", {}],
+    ["a PATCH", "PATCH", "/api/v1/credentials/some-passkey-id", {}],
     ["a DELETE that carries a body", "DELETE", "/api/v1/me", {}],
   ])("refuses %s with a non-JSON body as 415 UNSUPPORTED_MEDIA_TYPE", async (_name, method, target, headers) => {
     const response = await raw(target, {
@@ -226,7 +226,9 @@ describe("request bodies", () => {
   });
 
   it("checks the admin key before it reads a metadata load's body", async () => {
-    // A body that never ends: reading it first would never answer.
+    // A body that never ends: reading it first would never answer. (When the request is over,
+    // workerd reports the body still being sent as "kj/async-io.c++: disconnected: read end of
+    // pipe was aborted": expected, docs/troubleshooting.md.)
     const endless = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(new TextEncoder().encode('{"blob":"'));
@@ -273,7 +275,7 @@ describe("request ids", () => {
       await raw("/api/v1/registration/challenge", { method: "POST", body: "x" }),
     ];
     const ids = responses.map((r) => r.headers.get("X-Request-Id"));
-    expect(responses.map((r) => r.status)).toEqual([200, 200, 400, 404, 404, 415]);
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 400, 404, 405, 415]);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(new Set(ids).size).toBe(ids.length);
     const logged = lines.map((l) => JSON.parse(l)).filter((r) => r.type === "request");

@@ -130,3 +130,26 @@ describe("configuration errors", () => {
     expect(response.status).toBe(200);
   });
 });
+
+describe("a known path asked with a method it does not have", () => {
+  it.each([
+    ["GET", "/api/v1/registration/verify", "POST"],
+    ["PUT", "/api/v1/authentication/challenge", "POST"],
+    ["PATCH", "/api/v1/registration/challenge", "POST"],
+    ["POST", "/api/v1/health", "GET, HEAD"],
+    ["POST", "/api/v1/credentials", "GET, HEAD"],
+    ["PUT", "/api/v1/credentials/some-id", "DELETE, PATCH"],
+    ["POST", "/api/v1/me", "DELETE, GET, HEAD"],
+    ["DELETE", "/.well-known/jwks.json", "GET, HEAD"],
+  ])("%s %s answers 405 with Allow: %s (not 404, 415 or 401)", async (method, path, allow) => {
+    const response = await api(method, path, method === "GET" ? undefined : {});
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe(allow);
+    expect(response.body.error).toMatchObject({ code: "METHOD_NOT_ALLOWED", details: { allowed: allow.split(", ") } });
+  });
+
+  it("an unknown path is still 404, and a known method still reaches its route", async () => {
+    expect((await api("GET", "/api/v1/nothing-here")).status).toBe(404);
+    expect((await api("GET", "/api/v1/health")).status).toBe(200);
+  });
+});

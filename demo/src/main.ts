@@ -7,13 +7,14 @@ import {
   deleteAccount,
   listPasskeys,
   type Passkey,
+  pickPasskeyInAutofill,
   removePasskey,
   renamePasskey,
   type Session,
   signIn,
-  signInWithAutofill,
   signUp,
   syncPasskeysWithBrowser,
+  verifySignIn,
 } from "./passkeys";
 
 const element = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -60,29 +61,63 @@ async function signedOutAction(action: Action, ceremony: () => Promise<Session>,
 // number, so a retry scheduled for an offer the page has since replaced does nothing.
 let autofillOffer = 0;
 let autofillFailures = 0;
+// After a sign-out, autofill waits for the user to come back to the username field: a passkey
+// provider that answers at once (some do; Chromium's virtual authenticator always does) would
+// otherwise sign the user straight back in.
+let autofillAfterFocus = false;
 
 /** A fresh start after something the user did (signing out, a button's ceremony). */
 function startAutofill() {
   autofillFailures = 0;
-  void offerPasskeysInAutofill();
+  autofillOffer += 1;
+  if (!autofillAfterFocus) {
+    void offerPasskeysInAutofill();
+    return;
+  }
+  const offer = autofillOffer;
+  usernameInput.addEventListener(
+    "focus",
+    () => {
+      if (offer !== autofillOffer || session) return;
+      autofillAfterFocus = false;
+      void offerPasskeysInAutofill();
+    },
+    { once: true },
+  );
 }
 
 async function offerPasskeysInAutofill() {
   const offer = ++autofillOffer;
   if (!(await browserSupportsWebAuthnAutofill())) return;
+  let picked: Awaited<ReturnType<typeof pickPasskeyInAutofill>>;
   try {
-    const signedIn = await signInWithAutofill();
+    picked = await pickPasskeyInAutofill();
+  } catch (error) {
+    // Before a pick nothing is the user's doing (no passkey on this device, the server briefly
+    // unavailable): never a banner, which could also hide the outcome of the user's own action.
+    if (isAborted(error) || offer !== autofillOffer || session) return;
+    console.info("Passkey autofill is not offered right now:", describeError(error, "sign-in"));
+    retryAutofillLater(offer, error);
+    return;
+  }
+  // The user picked a passkey: from here it is their sign-in, reported like a button's.
+  try {
+    const signedIn = await verifySignIn(picked);
     autofillFailures = 0;
     await run("sign-in", () => showSignedIn(signedIn));
   } catch (error) {
-    if (isAborted(error) || offer !== autofillOffer || session) return;
+    if (offer !== autofillOffer || session) return;
     showNotice(describeError(error, "sign-in"));
-    const waitMs = autofillRetryDelay(error);
-    if (waitMs === null) return;
-    setTimeout(() => {
-      if (offer === autofillOffer && !session) void offerPasskeysInAutofill();
-    }, waitMs);
+    retryAutofillLater(offer, error);
   }
+}
+
+function retryAutofillLater(offer: number, error: unknown) {
+  const waitMs = autofillRetryDelay(error);
+  if (waitMs === null) return;
+  setTimeout(() => {
+    if (offer === autofillOffer && !session) void offerPasskeysInAutofill();
+  }, waitMs);
 }
 
 /**
@@ -120,21 +155,29 @@ async function showSignedIn(signedIn: Session) {
   await showPasskeys();
 }
 
+/** The session has ended (signed out, its passkey removed, the account deleted, expired). */
 function showSignedOut() {
   session = null;
   passkeyList.replaceChildren();
   signedInView.hidden = true;
   signedOutView.hidden = false;
+  autofillAfterFocus = true;
   startAutofill();
+}
+
+/** "Sign out": the one place that ends a session on the user's request. */
+async function signOut() {
+  showSignedOut();
+  showNotice("You are signed out.", "success");
 }
 
 async function showPasskeys() {
   if (!session) return;
   const passkeys = await listPasskeys(session);
-  passkeyList.replaceChildren(...passkeys.map(passkeyItem));
+  passkeyList.replaceChildren(...passkeys.map((passkey) => passkeyItem(passkey, passkeys)));
 }
 
-function passkeyItem(passkey: Passkey): HTMLLIElement {
+function passkeyItem(passkey: Passkey, all: Passkey[]): HTMLLIElement {
   const item = passkeyRow.content.firstElementChild?.cloneNode(true) as HTMLLIElement;
   const part = <T extends HTMLElement = HTMLElement>(selector: string) => item.querySelector(selector) as T;
   const nameLine = part(".passkey-name");
@@ -182,11 +225,31 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
       showNotice("Passkey renamed.", "success");
     });
   });
-  part(".remove-button").addEventListener("click", () => {
+  part(".remove-button").addEventListener("click", async () => {
+    // The server keeps at least one active passkey per account (409 LAST_PASSKEY): say what is
+    // possible instead of asking to confirm something it will refuse.
+    if (passkey.isActive && !all.some((other) => other.id !== passkey.id && other.isActive)) {
+      const choice = await ask(
+        "This is your only passkey",
+        `Without “${passkey.name}” you could never sign in again, so it cannot be removed. Add another passkey first (then remove this one), or delete your account.`,
+        [
+          { value: "add", label: "Add a passkey", kind: "primary" },
+          { value: "delete", label: "Delete account", kind: "danger" },
+        ],
+      );
+      if (choice === "add") element("add-passkey").click();
+      if (choice === "delete") element("delete-account").click();
+      return;
+    }
     // The session speaks for the passkey it signed in with: removing that one signs out.
     const current = passkey.id === session?.passkeyId;
     const consequence = current ? " You signed in with it, so you will be signed out." : "";
-    if (!confirm(`Remove “${passkey.name}”? You will no longer be able to sign in with it.${consequence}`)) return;
+    const choice = await ask(
+      `Remove “${passkey.name}”?`,
+      `You will no longer be able to sign in with it.${consequence}`,
+      [{ value: "remove", label: "Remove", kind: "danger" }],
+    );
+    if (choice !== "remove") return;
     void run("manage", async () => {
       if (!session) return;
       await removePasskey(session, passkey);
@@ -200,6 +263,35 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
     });
   });
   return item;
+}
+
+type Choice = { value: string; label: string; kind: "primary" | "danger" };
+
+/**
+ * The page's own dialog (not the browser's confirm()): a question, its choices and Cancel.
+ * Resolves with the chosen value, or "cancel" (the Cancel button or Escape).
+ */
+function ask(title: string, text: string, choices: Choice[]): Promise<string> {
+  const dialog = element<HTMLDialogElement>("dialog");
+  element("dialog-title").textContent = title;
+  element("dialog-text").textContent = text;
+  const buttons = choices.map(({ value, label, kind }) => {
+    const button = document.createElement("button");
+    button.value = value;
+    button.textContent = label;
+    button.className = kind;
+    return button;
+  });
+  const cancel = document.createElement("button");
+  cancel.value = "cancel";
+  cancel.textContent = "Cancel";
+  element("dialog-actions").replaceChildren(cancel, ...buttons);
+  dialog.returnValue = "cancel";
+  dialog.showModal();
+  cancel.focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue || "cancel"), { once: true });
+  });
 }
 
 /** "first · second", wrapping between the two parts rather than inside one. */
@@ -245,8 +337,7 @@ element("sign-in-usernameless").addEventListener("click", () => {
 });
 
 element("sign-out").addEventListener("click", () => {
-  showSignedOut();
-  showNotice("You are signed out.", "success");
+  void signOut();
 });
 
 element("add-passkey").addEventListener("click", () => {
@@ -258,8 +349,13 @@ element("add-passkey").addEventListener("click", () => {
   });
 });
 
-element("delete-account").addEventListener("click", () => {
-  if (!confirm("Delete your account and all its passkeys? This cannot be undone.")) return;
+element("delete-account").addEventListener("click", async () => {
+  const choice = await ask(
+    "Delete your account?",
+    "Your account and all its passkeys are deleted. This cannot be undone.",
+    [{ value: "delete", label: "Delete account", kind: "danger" }],
+  );
+  if (choice !== "delete") return;
   void run("manage", async () => {
     if (!session) return;
     await deleteAccount(session);
@@ -269,7 +365,9 @@ element("delete-account").addEventListener("click", () => {
 });
 
 if (browserSupportsWebAuthn()) {
-  showSignedOut();
+  signedOutView.hidden = false;
+  // A first visit or a reload: passkeys are offered in autofill at once.
+  startAutofill();
 } else {
   signedOutView.hidden = false;
   showNotice("This browser does not support passkeys.");

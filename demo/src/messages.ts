@@ -27,11 +27,18 @@ export function describeError(error: unknown, action: Action, username = ""): st
 }
 
 function describeApiError(error: ApiError, action: Action): string {
+  const refusedOrigin = originRefusal(error);
+  if (refusedOrigin) {
+    return `The server does not accept passkeys from this page's origin (${refusedOrigin}). Add it to RP_ORIGINS in the server's settings (docs/troubleshooting.md).`;
+  }
   switch (error.code) {
+    case "CONFIGURATION_ERROR":
+      // The schema's own text is for the operator (the server log has it); the user learns whom to ask.
+      return "The server is misconfigured, so this cannot work yet. Its operator can see what to fix in the server log.";
     case "RATE_LIMIT_EXCEEDED":
       return `Too many attempts. Try again in ${waitTime(error.retryAfterSeconds ?? 60)}.`;
     case "LAST_PASSKEY":
-      return "This is your only passkey: add another one first, then remove this one.";
+      return "This is your only passkey, so it cannot be removed: add another passkey first, or delete your account.";
     case "USERNAME_TAKEN":
       return "That username is taken. Sign in instead, or choose another username.";
     case "AUTHENTICATION_FAILED":
@@ -48,6 +55,12 @@ function describeApiError(error: ApiError, action: Action): string {
       // The server's own messages are written for people (e.g. a too-long username).
       return error.message;
   }
+}
+
+/** The page's origin when the server refused it (RP_ORIGINS); the one failure the server explains. */
+function originRefusal(error: ApiError): string | null {
+  const details = error.details as { origin?: unknown; setting?: unknown } | undefined;
+  return details?.setting === "RP_ORIGINS" && typeof details.origin === "string" ? details.origin : null;
 }
 
 function waitTime(seconds: number): string {

@@ -52,17 +52,19 @@ export async function signIn(username?: string): Promise<Session> {
 
 /**
  * Conditional UI: the browser lists passkeys among the autofill suggestions of the
- * `autocomplete="username webauthn"` field. Resolves once the user picks one; any other
- * ceremony started meanwhile aborts this one (it then rejects with an AbortError).
+ * `autocomplete="username webauthn"` field. Resolves once the user picks one (then hand it to
+ * verifySignIn); any other ceremony started meanwhile aborts this one (it then rejects with an
+ * AbortError). Until the pick, nothing here is the user's doing: failures are not theirs to see.
  */
-export async function signInWithAutofill(): Promise<Session> {
+export async function pickPasskeyInAutofill(): Promise<AuthenticationResponseJSON> {
   const optionsJSON = await api<PublicKeyCredentialRequestOptionsJSON>("POST", "/authentication/challenge", {
     body: {},
   });
-  return verifySignIn(await startAuthentication({ optionsJSON, useBrowserAutofill: true }));
+  return startAuthentication({ optionsJSON, useBrowserAutofill: true });
 }
 
-async function verifySignIn(credential: AuthenticationResponseJSON): Promise<Session> {
+/** The server checks the passkey's answer and signs the user in. */
+export async function verifySignIn(credential: AuthenticationResponseJSON): Promise<Session> {
   try {
     return await api<Session>("POST", "/authentication/verify", { body: { credential } });
   } catch (error) {

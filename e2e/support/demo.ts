@@ -68,7 +68,11 @@ export class Demo {
       }
     });
     page.on("pageerror", (error) => demo.problems.push(`uncaught: ${error.message}`));
-    page.on("dialog", (dialog) => void dialog.accept());
+    // The page asks with its own dialog (Demo.choose); a native confirm() or alert() is a defect.
+    page.on("dialog", (dialog) => {
+      demo.problems.push(`native ${dialog.type()} dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
     await page.goto(origin);
     await page.locator("#signed-out").waitFor();
     return demo;
@@ -124,6 +128,16 @@ export class Demo {
     const notice = this.page.locator("#notice", { hasText: text });
     await notice.waitFor();
     return (await notice.textContent()) ?? "";
+  }
+
+  /** Waits for the page's own dialog, clicks the button labelled `label`, and returns what the dialog said. */
+  async choose(label: string): Promise<string> {
+    const dialog = this.page.locator("#dialog[open]");
+    await dialog.waitFor();
+    const text = (await dialog.textContent()) ?? "";
+    await dialog.getByRole("button", { name: label, exact: true }).click();
+    await this.page.locator("#dialog[open]").waitFor({ state: "detached" });
+    return text;
   }
 
   /** The names in the passkey list, once it shows at least one. */
@@ -191,11 +205,11 @@ export class Demo {
 }
 
 /** A response in the server's error envelope, for `route.fulfill` when a test stands in for the server. */
-export function errorAnswer(status: number, code: string, message: string) {
+export function errorAnswer(status: number, code: string, message: string, details?: unknown) {
   return {
     status,
     contentType: "application/json",
-    body: JSON.stringify({ status: "error", error: { code, message }, timestamp: new Date().toISOString() }),
+    body: JSON.stringify({ status: "error", error: { code, message, details }, timestamp: new Date().toISOString() }),
   };
 }
 

@@ -3,10 +3,11 @@ import { isoUint8Array, toHash, verifySignature } from "@simplewebauthn/server/h
 import { fromBase64URL } from "../crypto/encoding";
 import type { CredentialFlag } from "../db/credential-repository";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
-import { AppError, CeremonyFailure, reasonOf } from "../errors";
+import { AppError, CeremonyFailure, originNotAllowed, reasonOf } from "../errors";
 import { crossOriginRefusal, parseClientData } from "./client-data";
 import { isConformanceAccount } from "./conformance-accounts";
 import { isDecoyCredentialId, verifyAgainstDecoyKey } from "./decoy-credentials";
+import { checkOrigin } from "./origin-policy";
 import type { CeremonyPorts } from "./ports";
 import { assertIdMatchesRawId } from "./response-shape";
 import { unknownCredential } from "./webauthn-signals";
@@ -50,11 +51,21 @@ export async function finishAuthentication(
     events.record({ event: "authentication_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
     throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
   }
-  // Every failure below looks the same to the client; the reason goes to the log only.
-  const fail = (reason: string, userId: string | null = state.userId, credentialRowId?: string): never => {
+  // Every failure below looks the same to the client; the reason goes to the log only. The one
+  // exception is a refused origin, which names the origin and RP_ORIGINS (errors.ts).
+  const fail = (
+    reason: string,
+    userId: string | null = state.userId,
+    credentialRowId?: string,
+    failure = new CeremonyFailure(reason),
+  ): never => {
     events.record({ event: "authentication_attempt", outcome: "failure", reason, userId, credentialRowId });
-    throw new CeremonyFailure(reason);
+    throw failure;
   };
+  const origins = checkOrigin(config, response.response.clientDataJSON);
+  if (origins.refused !== null) {
+    return fail("origin_not_allowed", undefined, undefined, originNotAllowed("AUTHENTICATION_FAILED", origins.refused));
+  }
 
   const found = await lookup;
   if (!found) {
@@ -106,7 +117,7 @@ export async function finishAuthentication(
     verification = await verifyAuthenticationResponse({
       response,
       expectedChallenge: state.challenge,
-      expectedOrigin: config.origins,
+      expectedOrigin: origins.expected,
       expectedRPID: config.rpId,
       ...(config.topOrigins.length > 0 ? { expectedTopOrigin: config.topOrigins } : {}),
       requireUserVerification: state.userVerification === "required",

@@ -7,6 +7,7 @@ import type { Config } from "../config/config";
 import type { CredentialIdProtection } from "../crypto/credential-id-protection";
 import { type Bytes, fromBase64URL, toBase64URL } from "../crypto/encoding";
 import type { CredentialDescriptor } from "./credential-descriptors";
+import { checkOrigin } from "./origin-policy";
 
 /**
  * What real passkeys look like in allowCredentials, by the credential id lengths observed
@@ -112,7 +113,8 @@ export async function verifyAgainstDecoyKey(
     await verifyAuthenticationResponse({
       response,
       expectedChallenge: expected.challenge,
-      expectedOrigin: config.origins,
+      // The same origins a real credential is checked against, so both fail at the same step.
+      expectedOrigin: checkOrigin(config, response.response.clientDataJSON).expected,
       expectedRPID: config.rpId,
       requireUserVerification: expected.requireUserVerification,
       credential: { id: response.rawId, publicKey: decoyPublicKey, counter: 0 },

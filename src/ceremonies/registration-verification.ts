@@ -3,10 +3,11 @@ import { cose, decodeCredentialPublicKey } from "@simplewebauthn/server/helpers"
 import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 import type { NewCredentialRow } from "../db/schema";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
-import { AppError, CeremonyFailure, reasonOf } from "../errors";
+import { AppError, CeremonyFailure, originNotAllowed, reasonOf } from "../errors";
 import { defaultPasskeyName } from "../metadata/authenticator-names";
 import { attestationTrustRefusal } from "./attestation-trust";
 import { crossOriginRefusal, parseClientData } from "./client-data";
+import { checkOrigin } from "./origin-policy";
 import type { CeremonyPorts } from "./ports";
 import { algorithmsFor } from "./registration-options";
 import { assertIdMatchesRawId } from "./response-shape";
@@ -50,10 +51,14 @@ export async function finishRegistration(
     events.record({ event: "registration_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
     throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
   }
-  const fail = (reason: string): never => {
+  const fail = (reason: string, failure = new CeremonyFailure(reason, "REGISTRATION_FAILED")): never => {
     events.record({ event: "registration_attempt", outcome: "failure", reason, userId: state.userId });
-    throw new CeremonyFailure(reason, "REGISTRATION_FAILED");
+    throw failure;
   };
+  const origins = checkOrigin(config, response.response.clientDataJSON);
+  if (origins.refused !== null) {
+    return fail("origin_not_allowed", originNotAllowed("REGISTRATION_FAILED", origins.refused));
+  }
 
   // Through the native API a passkey joins an existing account only on behalf of the session
   // that asked for it (sealed in the challenge); the options alone are never enough.
@@ -66,7 +71,7 @@ export async function finishRegistration(
     verification = await verifyRegistrationResponse({
       response,
       expectedChallenge: state.challenge,
-      expectedOrigin: config.origins,
+      expectedOrigin: origins.expected,
       expectedRPID: config.rpId,
       requireUserVerification: state.userVerification === "required",
       requireUserPresence: !state.conditional,

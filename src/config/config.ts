@@ -1,7 +1,10 @@
 import { z } from "zod";
 import { AppError } from "../errors";
 
-const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const positiveInt = (min: number, max: number) => {
+  const range = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: range }).int(range).min(min, range).max(max, range);
+};
 const commaList = z.string().transform((value) =>
   value
     .split(",")
@@ -11,20 +14,30 @@ const commaList = z.string().transform((value) =>
 const secret = (description: string) =>
   z.string({ error: `missing secret (${description})` }).min(1, `missing secret (${description})`);
 
-const origin = z.string().refine(
-  (value) => {
-    if (value.startsWith("android:apk-key-hash:")) return value.length > "android:apk-key-hash:".length;
-    try {
-      const url = new URL(value);
-      return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value;
-    } catch {
-      return false;
-    }
-  },
-  {
-    message: "each origin must look like https://example.com (no path, no trailing slash) or android:apk-key-hash:...",
-  },
-);
+/**
+ * Local development only: any port of http://localhost, so a second `npm run dev` (wrangler moves
+ * to the next free port) or `--port N` works unchanged. Accepted only while RP_ID is "localhost"
+ * (parseConfig refuses it otherwise), and browsers only issue passkeys for RP ID "localhost" on
+ * localhost pages, so it can widen nothing on a deployed server (src/ceremonies/origin-policy.ts).
+ */
+export const anyLocalhostPort = "http://localhost:*";
+
+function isExactOrigin(value: string): boolean {
+  if (value.startsWith("android:apk-key-hash:")) return value.length > "android:apk-key-hash:".length;
+  try {
+    const url = new URL(value);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+const origin = z.string().refine(isExactOrigin, {
+  message: "each origin must look like https://example.com (no path, no trailing slash) or android:apk-key-hash:...",
+});
+const rpOrigin = z.string().refine((value) => value === anyLocalhostPort || isExactOrigin(value), {
+  message: `each origin must look like https://example.com (no path, no trailing slash), android:apk-key-hash:... or, with RP_ID localhost, ${anyLocalhostPort}`,
+});
 
 const aaguid = z
   .string()
@@ -47,7 +60,7 @@ const configSchema = z.object({
     .min(1)
     .regex(/^[a-z0-9.-]+$/, "must be a bare domain such as example.com (no scheme, no port)"),
   RP_NAME: z.string().min(1).max(64),
-  RP_ORIGINS: commaList.pipe(z.array(origin).min(1, "at least one origin is required")),
+  RP_ORIGINS: commaList.pipe(z.array(rpOrigin).min(1, "at least one origin is required")),
   // Top-level pages allowed to embed the sign-in page in a cross-origin iframe; empty: none.
   RP_TOP_ORIGINS: commaList.pipe(z.array(origin)).default([]),
   CHALLENGE_TTL_SECONDS: positiveInt(30, 3600),
@@ -59,7 +72,10 @@ const configSchema = z.object({
   RATE_LIMIT_VERIFY_REQUESTS: positiveInt(1, 1_000_000),
   RATE_LIMIT_ON_ERROR: z.enum(["closed", "open"]),
   CORS_ORIGINS: commaList.pipe(z.array(origin)),
-  HSTS_MAX_AGE: z.coerce.number().int().min(0),
+  HSTS_MAX_AGE: z.coerce
+    .number({ error: "must be a whole number of seconds, 0 or more" })
+    .int("must be a whole number of seconds, 0 or more")
+    .min(0, "must be a whole number of seconds, 0 or more"),
   SESSION_TTL_SECONDS: positiveInt(60, 86_400),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   // Off unless set: counts storage round trips per request for `npm run bench` (Server-Timing).
@@ -88,12 +104,15 @@ const configSchema = z.object({
 export type Config = {
   rpId: string;
   rpName: string;
+  /** Exact origins from RP_ORIGINS (web and android:apk-key-hash:…), the wildcard left out. */
   origins: string[];
   /**
    * Top-level origins whose cross-origin iframes may run ceremonies (clientData `topOrigin`).
    * Empty (the default): a ceremony in a cross-origin iframe is refused.
    */
   topOrigins: string[];
+  /** RP_ORIGINS lists http://localhost:* (only possible with RP_ID "localhost"): any port of http://localhost. */
+  anyLocalhostPort: boolean;
   challengeTtlSeconds: number;
   maxCredentialsPerUser: number;
   userVerification: UserVerificationLevel;
@@ -143,8 +162,29 @@ export function configurationError(variables: string[], message: string): AppErr
   return new AppError("CONFIGURATION_ERROR", `Invalid configuration: ${message}`, { variables });
 }
 
-/** Parses the Worker's vars and secrets; throws a CONFIGURATION_ERROR naming every bad variable. */
-export function parseConfig(env: Record<string, unknown>): Config {
+/** The names of the settings this server reads (vars and secrets). */
+export const settingNames: readonly string[] = Object.keys(configSchema.shape);
+/** Settings whose values are never printed (the `[secrets]` of wrangler.toml). */
+export const secretNames: readonly string[] = [
+  "CREDENTIAL_ENCRYPTION_KEY",
+  "CREDENTIAL_ID_HMAC_KEY",
+  "SESSION_SIGNING_KEY",
+  "ADMIN_API_KEY",
+];
+
+/** One bad setting: the variable and what is wrong or allowed (never its value). */
+export type ConfigProblem = { variable: string; message: string };
+
+type ParsedSettings = z.infer<typeof configSchema>;
+
+/**
+ * Checks the Worker's vars and secrets: the settings, or every problem found. The Worker
+ * (parseConfig) and `npm run dev`'s check before wrangler starts (scripts/check-config.ts) both
+ * use it, so a setting is judged the same way in both places.
+ */
+export function checkSettings(
+  env: Record<string, unknown>,
+): { ok: true; settings: ParsedSettings } | { ok: false; problems: ConfigProblem[] } {
   const result = configSchema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => ({
@@ -152,22 +192,40 @@ export function parseConfig(env: Record<string, unknown>): Config {
       // Secrets' values never appear in the message: only their name and what was wrong.
       message: issue.message,
     }));
-    const variables = [...new Set(problems.map((p) => p.variable))];
-    throw configurationError(variables, problems.map((p) => `${p.variable}: ${p.message}`).join("; "));
+    return { ok: false, problems };
   }
   const v = result.data;
+  const problems: ConfigProblem[] = [];
   // Without metadata roots no AAGUID is ever proven, so an allow list would refuse everyone.
   if (v.AAGUID_ALLOWLIST.length > 0 && v.ATTESTATION_TRUST !== "mds") {
-    throw configurationError(
-      ["AAGUID_ALLOWLIST"],
-      'AAGUID_ALLOWLIST: needs ATTESTATION_TRUST = "mds" (only attested AAGUIDs can be allowed)',
-    );
+    problems.push({
+      variable: "AAGUID_ALLOWLIST",
+      message: 'needs ATTESTATION_TRUST = "mds" (only attested AAGUIDs can be allowed)',
+    });
   }
+  if (v.RP_ORIGINS.includes(anyLocalhostPort) && v.RP_ID !== "localhost") {
+    problems.push({
+      variable: "RP_ORIGINS",
+      message: `${anyLocalhostPort} is for local development only and needs RP_ID = "localhost"; list each origin exactly (e.g. https://example.com)`,
+    });
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, settings: v };
+}
+
+/** Parses the Worker's vars and secrets; throws a CONFIGURATION_ERROR naming every bad variable. */
+export function parseConfig(env: Record<string, unknown>): Config {
+  const checked = checkSettings(env);
+  if (!checked.ok) {
+    const variables = [...new Set(checked.problems.map((p) => p.variable))];
+    throw configurationError(variables, checked.problems.map((p) => `${p.variable}: ${p.message}`).join("; "));
+  }
+  const v = checked.settings;
   return {
     rpId: v.RP_ID,
     rpName: v.RP_NAME,
-    origins: v.RP_ORIGINS,
     topOrigins: v.RP_TOP_ORIGINS,
+    origins: v.RP_ORIGINS.filter((origin) => origin !== anyLocalhostPort),
+    anyLocalhostPort: v.RP_ORIGINS.includes(anyLocalhostPort),
     challengeTtlSeconds: v.CHALLENGE_TTL_SECONDS,
     maxCredentialsPerUser: v.MAX_CREDENTIALS_PER_USER,
     userVerification: v.USER_VERIFICATION,
