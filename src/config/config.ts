@@ -56,6 +56,7 @@ const configSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: positiveInt(1, 86_400),
   RATE_LIMIT_VERIFY_REQUESTS: positiveInt(1, 1_000_000),
   RATE_LIMIT_ON_ERROR: z.enum(["closed", "open"]),
+  RATE_LIMIT_IPV6_48_FACTOR: positiveInt(1, 65_536).default(16),
   CORS_ORIGINS: commaList.pipe(z.array(origin)),
   HSTS_MAX_AGE: z.coerce.number().int().min(0),
   SESSION_TTL_SECONDS: positiveInt(60, 86_400),
@@ -98,6 +99,8 @@ export type Config = {
     verifyRequests: number;
     /** What a limiter fault does: refuse the request ("closed") or let it through ("open"). */
     onError: "closed" | "open";
+    /** An IPv6 /48 as a whole gets this many times a /64's budget. */
+    ipv6NetworkFactor: number;
   };
   corsOrigins: string[];
   hstsMaxAge: number;
@@ -169,6 +172,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
       windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
       verifyRequests: v.RATE_LIMIT_VERIFY_REQUESTS,
       onError: v.RATE_LIMIT_ON_ERROR,
+      ipv6NetworkFactor: v.RATE_LIMIT_IPV6_48_FACTOR,
     },
     corsOrigins: v.CORS_ORIGINS,
     hstsMaxAge: v.HSTS_MAX_AGE,
