@@ -448,6 +448,17 @@ const specs: RouteSpec[] = [
     },
   },
   {
+    route: "DELETE /api/v1/session",
+    surface: "native",
+    transport: toWorker,
+    runs: 50,
+    destructive: true,
+    setup: async () => {
+      const { user } = await account();
+      return { start: async () => ({ headers: bearer(user.token) }) };
+    },
+  },
+  {
     route: "GET /api/v1/admin/users",
     surface: "native",
     transport: toWorker,

@@ -60,6 +60,7 @@ const configSchema = z.object({
   CORS_ORIGINS: commaList.pipe(z.array(origin)),
   HSTS_MAX_AGE: z.coerce.number().int().min(0),
   SESSION_TTL_SECONDS: positiveInt(60, 86_400),
+  REAUTHENTICATION_WINDOW_SECONDS: positiveInt(30, 86_400).default(300),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   // Off unless set: counts storage round trips per request for `npm run bench` (Server-Timing).
   BENCH_INSTRUMENTATION: z.enum(["true", "false"]).default("false"),
@@ -105,6 +106,8 @@ export type Config = {
   corsOrigins: string[];
   hstsMaxAge: number;
   sessionTtlSeconds: number;
+  /** How recent a verified sign-in must be to add or remove a passkey or delete the account. */
+  reauthenticationWindowSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
   /** Count storage round trips per request and report them in Server-Timing (benchmarks only). */
   benchInstrumentation: boolean;
@@ -177,6 +180,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
     corsOrigins: v.CORS_ORIGINS,
     hstsMaxAge: v.HSTS_MAX_AGE,
     sessionTtlSeconds: v.SESSION_TTL_SECONDS,
+    reauthenticationWindowSeconds: v.REAUTHENTICATION_WINDOW_SECONDS,
     logLevel: v.LOG_LEVEL,
     benchInstrumentation: v.BENCH_INSTRUMENTATION === "true",
     conformanceApi: v.CONFORMANCE_API === "true",

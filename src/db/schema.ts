@@ -48,6 +48,16 @@ export const credentials = sqliteTable(
   (table) => [index("credentials_user_id_idx").on(table.userId)],
 );
 
+/**
+ * Session tokens ended before their `exp` (sign-out), by their `jti`. A row is needed only
+ * while its token could still be presented: the cron trigger deletes it after `expires_at`.
+ */
+export const revokedSessions = sqliteTable("revoked_sessions", {
+  jti: text("jti").primaryKey(),
+  /** The token's own expiry (ms): after it the token is refused anyway. */
+  expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+});
+
 export type UserRow = typeof users.$inferSelect;
 export type CredentialRow = typeof credentials.$inferSelect;
 export type NewCredentialRow = typeof credentials.$inferInsert;

@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { CredentialRepository } from "../db/credential-repository";
 import { openDatabase } from "../db/database";
 import { MetadataRepository } from "../db/metadata-repository";
+import { RevokedSessionRepository } from "../db/revoked-session-repository";
 import { UserRepository } from "../db/user-repository";
 import { challengePort } from "../durable-objects/challenge-store";
 import type { AppEnv } from "../http/app-env";
@@ -17,6 +18,7 @@ export const ceremonyPorts = createMiddleware<AppEnv>(async (c, next) => {
     challenges: challengePort(c.env.CHALLENGES),
     users: new UserRepository(db),
     credentials: new CredentialRepository(db),
+    revokedSessions: new RevokedSessionRepository(db),
     metadata: new MetadataRepository(db),
     credentialIds: keys.credentialIds,
     sessions: keys.sessions,
