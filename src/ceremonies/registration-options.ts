@@ -13,7 +13,7 @@ import { isConformanceAccount } from "./conformance-accounts";
 import { describeCredentials } from "./credential-descriptors";
 import type { CeremonyPorts } from "./ports";
 import { effectiveUserVerification } from "./user-verification";
-import { normalizeUsername } from "./username";
+import { normalizeUsername, usernameSkeleton } from "./username";
 
 /** COSE algorithms we accept, strongest and most common first: EdDSA, ES256, RS256. */
 export const supportedAlgorithmIds = [-8, -7, -257];
@@ -66,7 +66,7 @@ export async function startRegistration(
   const signedIn = input.account?.user.username === username ? input.account : null;
   const found = signedIn
     ? { user: signedIn.user, credentials: signedIn.passkeys }
-    : await ports.credentials.findAccountByUsername(username);
+    : await ports.credentials.findAccountByUsername(username, usernameSkeleton(username));
   const existing = found?.user;
 
   // Anyone may claim a free name; only the account's own session may add a passkey to it.

@@ -10,6 +10,7 @@ import { challengeFromClientData } from "./client-data";
 import type { CeremonyPorts } from "./ports";
 import { algorithmsFor } from "./registration-options";
 import { assertIdMatchesRawId } from "./response-shape";
+import { usernameSkeleton } from "./username";
 
 export type RegisteredCredential = {
   userId: string;
@@ -122,7 +123,12 @@ export async function finishRegistration(
       }
     } else {
       await ports.credentials.createUserWithCredential(
-        { id: state.userId, username: state.username, displayName: state.displayName },
+        {
+          id: state.userId,
+          username: state.username,
+          usernameSkeleton: usernameSkeleton(state.username),
+          displayName: state.displayName,
+        },
         row,
       );
     }

@@ -4,7 +4,7 @@ import { AppError } from "../errors";
 import { type Database, uniqueViolationOn } from "./database";
 import { type CredentialRow, credentials, type NewCredentialRow, type UserRow, users } from "./schema";
 
-export type NewUser = Pick<UserRow, "id" | "username" | "displayName">;
+export type NewUser = Pick<UserRow, "id" | "username" | "displayName"> & { usernameSkeleton: string };
 
 export type CredentialWithOwner = { credential: CredentialRow; user: UserRow };
 
@@ -50,9 +50,15 @@ export class CredentialRepository {
     return this.findAccount(eq(users.username, username), { activeOnly: true });
   }
 
-  /** The account with this username and all its passkeys (disabled ones too), in one read. */
-  async findAccountByUsername(username: string): Promise<AccountWithCredentials | undefined> {
-    return this.findAccount(eq(users.username, username), { activeOnly: false });
+  /**
+   * The account with this username, or else the one whose name looks the same (the same
+   * confusable skeleton), with all its passkeys (disabled ones too), in one read.
+   */
+  async findAccountByUsername(username: string, skeleton: string): Promise<AccountWithCredentials | undefined> {
+    // Spelled out: one account, the exact name first (a row from before skeletons has none).
+    const owner = sql`${users.id} = (SELECT id FROM users WHERE username = ${username} OR username_skeleton = ${skeleton}
+      ORDER BY username = ${username} DESC LIMIT 1)`;
+    return this.findAccount(owner, { activeOnly: false });
   }
 
   /** The account with this id and all its passkeys (disabled ones too), in one read. */
@@ -267,6 +273,7 @@ const notSealedUnder = (keyId: string) =>
 export type CredentialFlag = NonNullable<CredentialRow["flag"]>;
 
 function conflictOrRethrow(error: unknown): unknown {
+  // users.username, or users.username_skeleton: a name that looks the same is taken.
   if (uniqueViolationOn(error, "users.username")) {
     return new AppError("USERNAME_TAKEN", "This username is already registered");
   }
