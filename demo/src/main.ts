@@ -11,7 +11,9 @@ import {
   renamePasskey,
   type Session,
   signIn,
+  signInAgainVerified,
   signInWithAutofill,
+  signOut,
   signUp,
   syncPasskeysWithBrowser,
 } from "./passkeys";
@@ -188,9 +190,8 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
     const consequence = current ? " You signed in with it, so you will be signed out." : "";
     if (!confirm(`Remove “${passkey.name}”? You will no longer be able to sign in with it.${consequence}`)) return;
     void run("manage", async () => {
-      if (!session) return;
-      await removePasskey(session, passkey);
-      if (current) {
+      await withRecentVerification((fresh) => removePasskey(fresh, passkey));
+      if (passkey.id === session?.passkeyId) {
         showSignedOut();
         showNotice("Passkey removed. You signed in with it, so you are signed out now.", "success");
         return;
@@ -245,14 +246,43 @@ element("sign-in-usernameless").addEventListener("click", () => {
 });
 
 element("sign-out").addEventListener("click", () => {
-  showSignedOut();
-  showNotice("You are signed out.", "success");
+  void run("manage", async () => {
+    const ending = session;
+    showSignedOut();
+    // The server refuses the token from now on; if it cannot be reached, the token still
+    // ends at its expiry (it lives only in this page's memory either way).
+    const ended = ending
+      ? await signOut(ending).then(
+          () => true,
+          () => false,
+        )
+      : true;
+    showNotice(ended ? "You are signed out." : "You are signed out on this page.", "success");
+  });
 });
+
+/**
+ * Runs an account change; when the server asks for a fresh verified sign-in first (403
+ * REAUTHENTICATION_REQUIRED: the session's sign-in did not verify the user, or was too long
+ * ago), asks for one with the passkey prompt and runs the change once more.
+ */
+async function withRecentVerification(change: (fresh: Session) => Promise<void>): Promise<void> {
+  if (!session) return;
+  try {
+    await change(session);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.code === "REAUTHENTICATION_REQUIRED")) throw error;
+    showNotice("For this change, confirm it is you: unlock your passkey (PIN or biometrics).", "success");
+    session = await signInAgainVerified(session);
+    notice.hidden = true;
+    await change(session);
+  }
+}
 
 element("add-passkey").addEventListener("click", () => {
   void run("add-passkey", async () => {
     if (!session) return;
-    await addPasskey(session);
+    await withRecentVerification((fresh) => addPasskey(fresh));
     await showPasskeys();
     showNotice("Passkey added.", "success");
   });
@@ -262,7 +292,7 @@ element("delete-account").addEventListener("click", () => {
   if (!confirm("Delete your account and all its passkeys? This cannot be undone.")) return;
   void run("manage", async () => {
     if (!session) return;
-    await deleteAccount(session);
+    await withRecentVerification((fresh) => deleteAccount(fresh));
     showSignedOut();
     showNotice("Your account and its passkeys were deleted.", "success");
   });
