@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { normalizeUsername, usernameSkeleton } from "../src/ceremonies/username";
 import { runUsernameSkeletonBackfill } from "../src/jobs/username-skeleton-backfill";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
+import { bindingClient } from "./conformance/binding-client";
 import { api, ORIGIN, registrationOptions, signUp, uniqueUsername } from "./support/api";
+import { storedRows } from "./support/management";
 
 /** The fullwidth spelling of printable ASCII (U+FF01…U+FF5E). */
 const fullwidth = (text: string) =>
@@ -102,6 +104,17 @@ describe("usernames over HTTP: look-alikes are refused or meet the real account"
       .bind(usernameSkeleton(name))
       .all();
     expect(rows.results).toEqual([{ username: name, username_skeleton: usernameSkeleton(name) }]);
+  });
+
+  it("a look-alike is never the same account: the conformance binding cannot add a passkey to a native look-alike", async () => {
+    // A native name that looks like a binding account's ("fidо-conformance:" with a Cyrillic о).
+    const tail = uniqueUsername("tool");
+    const native = await signUp(`fid\u043E-conformance:${tail}`);
+    const binding = bindingClient({ CONFORMANCE_API: "true" });
+    const created = await binding.creationOptions({ username: tail, displayName: "Tool" });
+    expect(created.status).toBe(409);
+    expect(created.body.status).toBe("failed");
+    expect(await storedRows(native.userId)).toEqual({ users: 1, credentials: 1 });
   });
 
   it("a signed-in owner still adds a passkey under their own name", async () => {

@@ -68,6 +68,11 @@ export async function startRegistration(
     ? { user: signedIn.user, credentials: signedIn.passkeys }
     : await ports.credentials.findAccountByUsername(username, usernameSkeleton(username));
   const existing = found?.user;
+  // The lookup also finds a name that only looks like this one (the same confusable skeleton,
+  // src/ceremonies/username.ts): taken, whoever asks, and never an account to add to.
+  if (existing && existing.username !== username) {
+    throw new AppError("USERNAME_TAKEN", "This username, or one that looks the same, is already registered");
+  }
 
   // Anyone may claim a free name; only the account's own session may add a passkey to it.
   if (existing && !conformance && !signedIn) {
