@@ -164,6 +164,50 @@ describe("accounts", () => {
   });
 });
 
+describe("sessions end and account changes step up (issue 11)", () => {
+  test("Sign out ends the session on the server: its token is refused afterwards", async () => {
+    const page = await open();
+    const account = (await page.signUp(uniqueUsername("leaver"))) as Account;
+    expect((await page.api("GET", "/api/v1/me", undefined, account.token)).status).toBe(200);
+    const ended = await page.responseTo("/api/v1/session", () => page.signOut());
+    expect(ended).toEqual({ signedOut: true });
+    await page.noticeMatching(/signed out/);
+    const refused = await page.api("GET", "/api/v1/me", undefined, account.token);
+    expect(refused.status).toBe(401);
+  });
+
+  test("a change the server wants a fresh verified sign-in for: the demo signs in again with UV and retries", async () => {
+    const page = await open();
+    const first = (await page.signUp(uniqueUsername("stepper"))) as Account;
+    // The server's answer to a session whose sign-in did not verify the user, or was too long ago.
+    let refusals = 0;
+    await page.page.route("**/api/v1/me", async (route) => {
+      if (route.request().method() === "DELETE" && refusals++ === 0) {
+        return route.fulfill(errorAnswer(403, "REAUTHENTICATION_REQUIRED", "Sign in again with user verification"));
+      }
+      return route.continue();
+    });
+    const signInRequest = page.page.waitForRequest((request) =>
+      request.url().endsWith("/api/v1/authentication/challenge"),
+    );
+    const deletions: string[] = [];
+    page.page.on("request", (request) => {
+      if (request.method() === "DELETE" && request.url().endsWith("/api/v1/me")) {
+        deletions.push(request.headers().authorization ?? "");
+      }
+    });
+    await page.page.click("#delete-account");
+    expect((await signInRequest).postDataJSON()).toEqual({ username: first.username, userVerification: "required" });
+    await page.noticeMatching(/account and its passkeys were deleted/);
+    // Refused once with the first session's token, then done with the new session's.
+    expect(deletions).toHaveLength(2);
+    expect(deletions[0]).toBe(`Bearer ${first.token}`);
+    expect(deletions[1]).toMatch(/^Bearer /);
+    expect(deletions[1]).not.toBe(deletions[0]);
+    expect(await storedAccount(first.username)).toBeNull();
+  });
+});
+
 describe("usernameless sign-in", () => {
   test("through browser autofill (conditional UI) on the username field", async () => {
     const page = await open({ autofill: true });

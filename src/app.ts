@@ -25,6 +25,7 @@ import { credentialRoutes } from "./routes/credentials";
 import { healthRoutes } from "./routes/health";
 import { metadataRoutes } from "./routes/metadata";
 import { registrationRoutes } from "./routes/registration";
+import { sessionRoutes } from "./routes/session";
 import { wellKnownRoutes } from "./routes/well-known";
 
 export const app = new Hono<AppEnv>();
@@ -72,6 +73,8 @@ app.use("/api/v1/credentials/*", ceremonyPorts, signedIn);
 app.route("/api/v1/credentials", credentialRoutes);
 app.use("/api/v1/me/*", ceremonyPorts, signedIn);
 app.route("/api/v1/me", accountRoutes);
+app.use("/api/v1/session", ceremonyPorts, signedIn);
+app.route("/api/v1/session", sessionRoutes);
 app.use("/attestation/*", ceremonyPorts);
 app.use("/assertion/*", ceremonyPorts);
 app.route("/", conformanceRoutes);

@@ -11,6 +11,8 @@ export const errorStatus = {
   METADATA_REJECTED: 400,
   AUTHENTICATION_FAILED: 401,
   UNAUTHORIZED: 401,
+  /** The session may read but not change the account: sign in again with user verification (docs/security.md "Sessions"). */
+  REAUTHENTICATION_REQUIRED: 403,
   USER_NOT_FOUND: 404,
   CREDENTIAL_NOT_FOUND: 404,
   NOT_FOUND: 404,

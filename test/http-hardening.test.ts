@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { MAX_BODY_BYTES, MAX_METADATA_BODY_BYTES } from "../src/middleware/json-body";
+import { MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_METADATA_BODY_BYTES, nestsDeeperThan } from "../src/middleware/json-body";
 import { api, ORIGIN } from "./support/api";
 import { admin } from "./support/management";
 import { freshIPv4, workerWithEnv } from "./support/worker-with-env";
@@ -252,6 +252,32 @@ describe("request bodies", () => {
       body: "{}",
     });
     expect(response.status).toBe(200);
+  });
+
+  it("refuses a body nested deeper than MAX_JSON_DEPTH with 400 INVALID_REQUEST, and reads one at the cap", async () => {
+    // Nested in a field the schema refuses anyway: the depth check must answer first.
+    const nested = (levels: number) =>
+      `{"username":"a","extensions":${"[".repeat(levels - 1)}${"]".repeat(levels - 1)}}`;
+    const post = (body: string) =>
+      raw("/api/v1/authentication/challenge", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    const atCap = await post(nested(MAX_JSON_DEPTH));
+    expect(atCap.body.error.code).toBe("VALIDATION_ERROR");
+    const beyond = await post(nested(MAX_JSON_DEPTH + 1));
+    expect(beyond.status).toBe(400);
+    expect(beyond.body.error.code).toBe("INVALID_REQUEST");
+  });
+
+  it.each([
+    ["brackets inside strings", `{"a":"${"[".repeat(50)}"}`, false],
+    ["an escaped quote that does not end the string", `{"a":"\\"${"[".repeat(50)}"}`, false],
+    ["an escaped backslash before the closing quote", `{"a":"\\\\","b":${"[".repeat(40)}}`, true],
+    ["siblings, each shallow", `[${"[[]],".repeat(100)}[]]`, false],
+  ])("counts nesting without parsing: %s", (_name, text, deep) => {
+    expect(nestsDeeperThan(text, 32)).toBe(deep);
   });
 });
 

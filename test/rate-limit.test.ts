@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { clientKey } from "../src/http/client-address";
+import { clientKey, clientOf } from "../src/http/client-address";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { ORIGIN, signUp, uniqueUsername } from "./support/api";
 import { captureLogLines } from "./support/log-lines";
@@ -17,7 +17,11 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 
-const limiterOf = (ip: string | undefined) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(clientKey(ip)));
+/** The limiter instance that counts this address: its own (IPv4), or its /48's (IPv6). */
+const limiterOf = (ip: string | undefined) => {
+  const { key, network } = clientOf(ip);
+  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(network ?? key));
+};
 
 /** Moves every request this client made `seconds` into the past, as if that time had gone by. */
 async function letTimePass(ip: string, seconds: number) {
@@ -85,6 +89,35 @@ describe("per-client sliding-window limit", () => {
 
     const neighbour = `2001:db8:${a}:${(Number.parseInt(b ?? "0", 16) ^ 1).toString(16)}::1`;
     expect((await call("POST", OPTIONS, { ip: neighbour, body: {} })).status).toBe(200);
+  });
+
+  it("counts a whole IPv6 /48 too, at RATE_LIMIT_IPV6_48_FACTOR times the /64 budget, apart from other /48s", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "2", RATE_LIMIT_IPV6_48_FACTOR: "3" });
+    const network = freshIPv6Prefix().split(":").slice(0, 3).join(":");
+    const subnet = (n: number) => `${network}:${n.toString(16)}::1`;
+    // Three /64s of one /48 use up their own budgets (2 each) and so the /48's (6).
+    for (let n = 0; n < 3; n++) {
+      for (let i = 0; i < 2; i++) expect((await call("POST", OPTIONS, { ip: subnet(n), body: {} })).status).toBe(200);
+    }
+    // A fourth /64 of the same /48 has its own budget left, but the /48 has none.
+    const refused = await call("POST", OPTIONS, { ip: subnet(3), body: {} });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.details).toMatchObject({ limit: 6 });
+    expect(refused.headers.get("RateLimit-Policy")).toBe('"options";q=2;w=60, "options/48";q=6;w=60');
+    expect(refused.headers.get("RateLimit")).toMatch(/^"options\/48";r=0;t=\d+$/);
+    // The next /48 over is counted apart.
+    const [, , third] = network.split(":");
+    const otherNetwork = `2001:db8:${(Number.parseInt(third ?? "0", 16) ^ 1).toString(16)}`;
+    expect((await call("POST", OPTIONS, { ip: `${otherNetwork}:3::1`, body: {} })).status).toBe(200);
+  });
+
+  it("gives a /48 sixteen /64 budgets by default", async () => {
+    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const network = freshIPv6Prefix().split(":").slice(0, 3).join(":");
+    for (let n = 0; n < 16; n++) {
+      expect((await call("POST", OPTIONS, { ip: `${network}:${n.toString(16)}::1`, body: {} })).status).toBe(200);
+    }
+    expect((await call("POST", OPTIONS, { ip: `${network}:ff::1`, body: {} })).status).toBe(429);
   });
 
   it("counts IPv4 addresses one by one, and an IPv4-mapped IPv6 address as its IPv4 address", async () => {
@@ -339,5 +372,18 @@ describe("client keys", () => {
     ["2001:db8::1::2", "unknown"],
   ])("%s → %s", (header, key) => {
     expect(clientKey(header)).toBe(key);
+  });
+});
+
+describe("client networks (IPv6 /48)", () => {
+  it.each([
+    ["2001:db8:1:2:3:4:5:6", "ip6:2001:db8:1::/48"],
+    ["2001:db8:1:ffff::1", "ip6:2001:db8:1::/48"],
+    ["2001:db8:0:2::", "ip6:2001:db8::/48"],
+    ["203.0.113.9", null],
+    ["::ffff:203.0.113.9", null],
+    [undefined, null],
+  ])("%s → %s", (header, network) => {
+    expect(clientOf(header).network).toBe(network);
   });
 });

@@ -150,6 +150,14 @@ describe("storage waits per ceremony (BENCH_INSTRUMENTATION)", () => {
     expect(roundTrips(response)).toEqual(trips(1, 0, 1, 0, 1));
   });
 
+  it("sign-out: the limiter, one D1 read (the session's account) and one D1 write (the revocation)", async () => {
+    const { verified } = await register();
+    const headers = { authorization: `Bearer ${verified.body.data.token}` };
+    const response = await withToken("DELETE", "/api/v1/session", { headers });
+    expect(response.status).toBe(200);
+    expect(roundTrips(response)).toEqual(trips(1, 0, 1, 1, 3));
+  });
+
   it("is off by default: no Server-Timing header, and the ceremonies work the same", async () => {
     const { username, authenticator, options, verified } = await register(plain.api);
     expect(options.headers.get("server-timing")).toBeNull();

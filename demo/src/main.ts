@@ -5,6 +5,7 @@ import { type Action, describeError, isAborted } from "./messages";
 import {
   addPasskey,
   deleteAccount,
+  signOut as endSession,
   listPasskeys,
   type Passkey,
   pickPasskeyInAutofill,
@@ -12,6 +13,7 @@ import {
   renamePasskey,
   type Session,
   signIn,
+  signInAgainVerified,
   signUp,
   syncPasskeysWithBrowser,
   verifySignIn,
@@ -167,8 +169,19 @@ function showSignedOut() {
 
 /** "Sign out": the one place that ends a session on the user's request. */
 async function signOut() {
-  showSignedOut();
-  showNotice("You are signed out.", "success");
+  await run("manage", async () => {
+    const ending = session;
+    showSignedOut();
+    // The server refuses the token from now on; if it cannot be reached, the token still
+    // ends at its expiry (it lives only in this page's memory either way).
+    const ended = ending
+      ? await endSession(ending).then(
+          () => true,
+          () => false,
+        )
+      : true;
+    showNotice(ended ? "You are signed out." : "You are signed out on this page.", "success");
+  });
 }
 
 async function showPasskeys() {
@@ -251,9 +264,8 @@ function passkeyItem(passkey: Passkey, all: Passkey[]): HTMLLIElement {
     );
     if (choice !== "remove") return;
     void run("manage", async () => {
-      if (!session) return;
-      await removePasskey(session, passkey);
-      if (current) {
+      await withRecentVerification((fresh) => removePasskey(fresh, passkey));
+      if (passkey.id === session?.passkeyId) {
         showSignedOut();
         showNotice("Passkey removed. You signed in with it, so you are signed out now.", "success");
         return;
@@ -340,10 +352,28 @@ element("sign-out").addEventListener("click", () => {
   void signOut();
 });
 
+/**
+ * Runs an account change; when the server asks for a fresh verified sign-in first (403
+ * REAUTHENTICATION_REQUIRED: the session's sign-in did not verify the user, or was too long
+ * ago), asks for one with the passkey prompt and runs the change once more.
+ */
+async function withRecentVerification(change: (fresh: Session) => Promise<void>): Promise<void> {
+  if (!session) return;
+  try {
+    await change(session);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.code === "REAUTHENTICATION_REQUIRED")) throw error;
+    showNotice("For this change, confirm it is you: unlock your passkey (PIN or biometrics).", "success");
+    session = await signInAgainVerified(session);
+    notice.hidden = true;
+    await change(session);
+  }
+}
+
 element("add-passkey").addEventListener("click", () => {
   void run("add-passkey", async () => {
     if (!session) return;
-    await addPasskey(session);
+    await withRecentVerification((fresh) => addPasskey(fresh));
     await showPasskeys();
     showNotice("Passkey added.", "success");
   });
@@ -358,7 +388,7 @@ element("delete-account").addEventListener("click", async () => {
   if (choice !== "delete") return;
   void run("manage", async () => {
     if (!session) return;
-    await deleteAccount(session);
+    await withRecentVerification((fresh) => deleteAccount(fresh));
     showSignedOut();
     showNotice("Your account and its passkeys were deleted.", "success");
   });

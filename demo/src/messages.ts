@@ -49,6 +49,8 @@ function describeApiError(error: ApiError, action: Action): string {
       return "The server cannot handle this right now. Please try again in a moment.";
     case "UNAUTHORIZED":
       return "Your session has expired. Please sign in again.";
+    case "REAUTHENTICATION_REQUIRED":
+      return "This change needs a fresh sign-in with your passkey's PIN or biometrics.";
     case "REGISTRATION_FAILED":
       return action === "add-passkey" ? "The new passkey could not be verified." : "The passkey could not be verified.";
     default:

@@ -106,6 +106,25 @@ export async function deleteAccount(session: Session): Promise<void> {
   await applySignals(signals);
 }
 
+// --- Sign-out and step-up ----------------------------------------------------------------
+
+/** Ends the session on the server: its token is refused from now on (docs/api-management.md "Sign out"). */
+export async function signOut(session: Session): Promise<void> {
+  await api("DELETE", "/session", { token: session.token });
+}
+
+/**
+ * Adding or removing a passkey and deleting the account need a recent sign-in that verified
+ * the user (PIN, biometrics); otherwise the server answers 403 REAUTHENTICATION_REQUIRED.
+ * This is that sign-in: the same account, user verification required. Returns the new session.
+ */
+export async function signInAgainVerified(session: Session): Promise<Session> {
+  const optionsJSON = await api<PublicKeyCredentialRequestOptionsJSON>("POST", "/authentication/challenge", {
+    body: { username: session.username, userVerification: "required" },
+  });
+  return verifySignIn(await startAuthentication({ optionsJSON }));
+}
+
 /** After signing in: tell the browser which of the account's passkeys still work, and its current name. */
 export async function syncPasskeysWithBrowser(session: Session): Promise<void> {
   const { signals } = await api<{ signals: Signal[] }>("GET", "/me", { token: session.token });

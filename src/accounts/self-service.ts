@@ -15,6 +15,7 @@ import {
   passkeySummary,
 } from "./passkey-summary";
 import type { SignedInAccount } from "./session-account";
+import { requireRecentVerification } from "./step-up";
 
 /*
  * What a signed-in user may do with their own account and passkeys. The account comes from a
@@ -71,6 +72,7 @@ export async function removePasskey(
   { force }: { force: boolean },
   ports: CeremonyPorts,
 ): Promise<PasskeyRemoval> {
+  requireRecentVerification(account.session, ports.config, ports.now());
   const removed = await ports.credentials.removeOwned(account.user.id, id, { allowLast: force });
   if (!removed) {
     if (!(await ports.credentials.findOwned(account.user.id, id))) throw notFound();
@@ -119,6 +121,7 @@ export async function describeAccount(account: SignedInAccount, ports: CeremonyP
 
 /** The account and all its passkeys go in one transaction; the username becomes free again. */
 export async function deleteAccount(account: SignedInAccount, ports: CeremonyPorts): Promise<AccountDeletion> {
+  requireRecentVerification(account.session, ports.config, ports.now());
   const ids = await credentialIdsOf(account.passkeys, ports.credentialIds);
   const result = await ports.users.deleteWithCredentials(account.user.id);
   // Deleted by a concurrent request (or an operator) in between: the session's account is gone.
@@ -137,4 +140,20 @@ export async function deleteAccount(account: SignedInAccount, ports: CeremonyPor
     // holds that we never listed; the per-credential signals are for the ones we know.
     signals: [allAcceptedCredentials(rpId, account.user.id, []), ...ids.map((id) => unknownCredential(rpId, id))],
   };
+}
+
+/**
+ * Sign-out: the session's token is refused by this server from now on, though it has not
+ * expired (the revocation is kept until it would have). An app backend that verifies tokens
+ * offline with the JWKS cannot see this and accepts the token until its `exp`.
+ */
+export async function signOut(account: SignedInAccount, ports: CeremonyPorts): Promise<{ signedOut: true }> {
+  await ports.revokedSessions.revoke(account.session.sessionId, account.session.expiresAt);
+  ports.events.record({
+    event: "signed_out",
+    outcome: "success",
+    userId: account.user.id,
+    credentialRowId: account.session.passkeyId,
+  });
+  return { signedOut: true };
 }

@@ -13,7 +13,7 @@ import { isConformanceAccount } from "./conformance-accounts";
 import { describeCredentials } from "./credential-descriptors";
 import type { CeremonyPorts } from "./ports";
 import { effectiveUserVerification } from "./user-verification";
-import { normalizeUsername } from "./username";
+import { normalizeUsername, usernameSkeleton } from "./username";
 
 /** COSE algorithms we accept, strongest and most common first: EdDSA, ES256, RS256. */
 export const supportedAlgorithmIds = [-8, -7, -257];
@@ -70,9 +70,14 @@ export async function startRegistration(
     ports.admission(),
     signedIn
       ? { user: signedIn.user, credentials: signedIn.passkeys }
-      : ports.credentials.findAccountByUsername(username, { replica: true }),
+      : ports.credentials.findAccountByUsername(username, usernameSkeleton(username), { replica: true }),
   ]);
   const existing = found?.user;
+  // The lookup also finds a name that only looks like this one (the same confusable skeleton,
+  // src/ceremonies/username.ts): taken, whoever asks, and never an account to add to.
+  if (existing && existing.username !== username) {
+    throw new AppError("USERNAME_TAKEN", "This username, or one that looks the same, is already registered");
+  }
 
   // Anyone may claim a free name; only the account's own session may add a passkey to it.
   if (existing && !conformance && !signedIn) {
@@ -103,7 +108,13 @@ export async function startRegistration(
     existingUser: Boolean(existing),
     // Adding to an existing account through the native API: only while this session stays good.
     ...(existing && signedIn
-      ? { session: { passkeyId: signedIn.session.passkeyId, expiresAt: signedIn.session.expiresAt.getTime() } }
+      ? {
+          session: {
+            passkeyId: signedIn.session.passkeyId,
+            expiresAt: signedIn.session.expiresAt.getTime(),
+            sessionId: signedIn.session.sessionId,
+          },
+        }
       : {}),
     conditional: input.mediation === "conditional",
     ...(input.profile ? { profile: input.profile } : {}),

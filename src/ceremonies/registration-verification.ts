@@ -11,6 +11,7 @@ import { checkOrigin } from "./origin-policy";
 import type { CeremonyPorts } from "./ports";
 import { algorithmsFor } from "./registration-options";
 import { assertIdMatchesRawId } from "./response-shape";
+import { usernameSkeleton } from "./username";
 
 export type RegisteredCredential = {
   userId: string;
@@ -129,11 +130,13 @@ export async function finishRegistration(
       const added = await ports.credentials.addCredential(row, config.maxCredentialsPerUser, state.session);
       if (!added) {
         // Which condition refused it (one more read, on this failure path only).
-        const owner = await ports.credentials.findAccountById(state.userId);
+        const { account: owner, revoked } = state.session
+          ? await ports.credentials.findSessionAccount(state.userId, state.session.sessionId)
+          : { account: await ports.credentials.findAccountById(state.userId), revoked: false };
         if (!owner?.user.isActive) return fail("account_gone");
         if (state.session) {
           const starter = owner.credentials.find((passkey) => passkey.id === state.session?.passkeyId);
-          if (!starter?.isActive || state.session.expiresAt <= Date.now()) return fail("session_ended");
+          if (revoked || !starter?.isActive || state.session.expiresAt <= Date.now()) return fail("session_ended");
         }
         throw new AppError(
           "TOO_MANY_CREDENTIALS",
@@ -142,7 +145,12 @@ export async function finishRegistration(
       }
     } else {
       await ports.credentials.createUserWithCredential(
-        { id: state.userId, username: state.username, displayName: state.displayName },
+        {
+          id: state.userId,
+          username: state.username,
+          usernameSkeleton: usernameSkeleton(state.username),
+          displayName: state.displayName,
+        },
         row,
       );
     }

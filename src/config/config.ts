@@ -71,12 +71,14 @@ const configSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: positiveInt(1, 86_400),
   RATE_LIMIT_VERIFY_REQUESTS: positiveInt(1, 1_000_000),
   RATE_LIMIT_ON_ERROR: z.enum(["closed", "open"]),
+  RATE_LIMIT_IPV6_48_FACTOR: positiveInt(1, 65_536).default(16),
   CORS_ORIGINS: commaList.pipe(z.array(origin)),
   HSTS_MAX_AGE: z.coerce
     .number({ error: "must be a whole number of seconds, 0 or more" })
     .int("must be a whole number of seconds, 0 or more")
     .min(0, "must be a whole number of seconds, 0 or more"),
   SESSION_TTL_SECONDS: positiveInt(60, 86_400),
+  REAUTHENTICATION_WINDOW_SECONDS: positiveInt(30, 86_400).default(300),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   // Off unless set: counts storage round trips per request for `npm run bench` (Server-Timing).
   BENCH_INSTRUMENTATION: z.enum(["true", "false"]).default("false"),
@@ -124,10 +126,14 @@ export type Config = {
     verifyRequests: number;
     /** What a limiter fault does: refuse the request ("closed") or let it through ("open"). */
     onError: "closed" | "open";
+    /** An IPv6 /48 as a whole gets this many times a /64's budget. */
+    ipv6NetworkFactor: number;
   };
   corsOrigins: string[];
   hstsMaxAge: number;
   sessionTtlSeconds: number;
+  /** How recent a verified sign-in must be to add or remove a passkey or delete the account. */
+  reauthenticationWindowSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
   /** Count storage round trips per request and report them in Server-Timing (benchmarks only). */
   benchInstrumentation: boolean;
@@ -235,10 +241,12 @@ export function parseConfig(env: Record<string, unknown>): Config {
       windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
       verifyRequests: v.RATE_LIMIT_VERIFY_REQUESTS,
       onError: v.RATE_LIMIT_ON_ERROR,
+      ipv6NetworkFactor: v.RATE_LIMIT_IPV6_48_FACTOR,
     },
     corsOrigins: v.CORS_ORIGINS,
     hstsMaxAge: v.HSTS_MAX_AGE,
     sessionTtlSeconds: v.SESSION_TTL_SECONDS,
+    reauthenticationWindowSeconds: v.REAUTHENTICATION_WINDOW_SECONDS,
     logLevel: v.LOG_LEVEL,
     benchInstrumentation: v.BENCH_INSTRUMENTATION === "true",
     conformanceApi: v.CONFORMANCE_API === "true",

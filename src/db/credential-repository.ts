@@ -4,7 +4,7 @@ import { AppError } from "../errors";
 import { type Database, uniqueViolationOn } from "./database";
 import { type CredentialRow, credentials, type NewCredentialRow, type UserRow, users } from "./schema";
 
-export type NewUser = Pick<UserRow, "id" | "username" | "displayName">;
+export type NewUser = Pick<UserRow, "id" | "username" | "displayName"> & { usernameSkeleton: string };
 
 export type CredentialWithOwner = { credential: CredentialRow; user: UserRow };
 
@@ -68,9 +68,19 @@ export class CredentialRepository {
     return this.findAccount(eq(users.username, username), { activeOnly: true }, from);
   }
 
-  /** The account with this username and all its passkeys (disabled ones too), in one read. */
-  async findAccountByUsername(username: string, from: ReadFrom = {}): Promise<AccountWithCredentials | undefined> {
-    return this.findAccount(eq(users.username, username), { activeOnly: false }, from);
+  /**
+   * The account with this username, or else the one whose name looks the same (the same
+   * confusable skeleton), with all its passkeys (disabled ones too), in one read.
+   */
+  async findAccountByUsername(
+    username: string,
+    skeleton: string,
+    from: ReadFrom = {},
+  ): Promise<AccountWithCredentials | undefined> {
+    // Spelled out: one account, the exact name first (a row from before skeletons has none).
+    const owner = sql`${users.id} = (SELECT id FROM users WHERE username = ${username} OR username_skeleton = ${skeleton}
+      ORDER BY username = ${username} DESC LIMIT 1)`;
+    return this.findAccount(owner, { activeOnly: false }, from);
   }
 
   /** The account with this id and all its passkeys (disabled ones too), in one read. */
@@ -78,22 +88,43 @@ export class CredentialRepository {
     return this.findAccount(eq(users.id, userId), { activeOnly: false });
   }
 
+  /**
+   * A session's account with all its passkeys, and whether the session was signed out, in one
+   * read: a session is checked against both on every request at no extra round trip.
+   */
+  async findSessionAccount(
+    userId: string,
+    sessionId: string,
+  ): Promise<{ account: AccountWithCredentials | undefined; revoked: boolean }> {
+    const rows = await this.accountRows(eq(users.id, userId), {
+      activeOnly: false,
+      // Spelled out: a scalar subquery on the primary key of revoked_sessions, on every row.
+      revoked: sql<number>`EXISTS (SELECT 1 FROM revoked_sessions WHERE jti = ${sessionId})`,
+    });
+    return { account: accountOf(rows), revoked: Number(rows[0]?.revoked ?? 0) === 1 };
+  }
+
   private async findAccount(
     which: SQL,
     { activeOnly }: { activeOnly: boolean },
     from: ReadFrom = {},
   ): Promise<AccountWithCredentials | undefined> {
+    return accountOf(await this.accountRows(which, { activeOnly }, from));
+  }
+
+  private async accountRows(
+    which: SQL,
+    { activeOnly, revoked }: { activeOnly: boolean; revoked?: SQL<number> },
+    from: ReadFrom = {},
+  ) {
     const owned = eq(credentials.userId, users.id);
-    const rows = await this.reader(from)
-      .select({ user: users, credential: credentials })
+    return this.reader(from)
+      .select({ user: users, credential: credentials, revoked: revoked ?? sql<number>`0` })
       .from(users)
       .leftJoin(credentials, activeOnly ? and(owned, eq(credentials.isActive, true)) : owned)
       .where(which)
       .orderBy(asc(credentials.createdAt), asc(credentials.id))
       .all();
-    const user = rows[0]?.user;
-    if (!user) return undefined;
-    return { user, credentials: rows.flatMap((row) => (row.credential ? [row.credential] : [])) };
   }
 
   /**
@@ -112,22 +143,22 @@ export class CredentialRepository {
   /**
    * Adds a passkey only while the owner is active and under the limit and, when `session` is
    * given, only while the session that started the ceremony is still good: its passkey still
-   * active on this account and its expiry not passed. Every condition and the insert are one
+   * active on this account, not signed out, and its expiry not passed. Every condition and the insert are one
    * statement, so nothing can change between the check and the write (two concurrent
    * additions cannot both slip under the limit; a passkey removed a moment before is honoured).
    */
   async addCredential(
     credential: NewCredentialRow,
     maxPerUser: number,
-    /** The session that started the ceremony: the passkey its token speaks for, its expiry (ms). */
-    session?: { passkeyId: string; expiresAt: number },
+    /** The session that started the ceremony: its passkey, its expiry (ms), its token id. */
+    session?: { passkeyId: string; expiresAt: number; sessionId: string },
   ): Promise<boolean> {
     const r = credential;
     // The database's clock (milliseconds since 1970) decides the expiry, in the same statement.
-    // More conditions on the starting session (such as a revoked-token record) go here.
     const sessionStillGood = session
       ? sql`AND EXISTS (SELECT 1 FROM credentials AS started
             WHERE started.id = ${session.passkeyId} AND started.user_id = ${r.userId} AND started.is_active = 1)
+          AND NOT EXISTS (SELECT 1 FROM revoked_sessions WHERE jti = ${session.sessionId})
           AND (julianday('now') - 2440587.5) * 86400000 < ${session.expiresAt}`
       : sql``;
     try {
@@ -304,6 +335,7 @@ const notSealedUnder = (keyId: string) =>
 export type CredentialFlag = NonNullable<CredentialRow["flag"]>;
 
 function conflictOrRethrow(error: unknown): unknown {
+  // users.username, or users.username_skeleton: a name that looks the same is taken.
   if (uniqueViolationOn(error, "users.username")) {
     return new AppError("USERNAME_TAKEN", "This username is already registered");
   }
@@ -311,4 +343,10 @@ function conflictOrRethrow(error: unknown): unknown {
     return new AppError("CREDENTIAL_EXISTS", "This passkey is already registered");
   }
   return error;
+}
+
+function accountOf(rows: { user: UserRow; credential: CredentialRow | null }[]): AccountWithCredentials | undefined {
+  const user = rows[0]?.user;
+  if (!user) return undefined;
+  return { user, credentials: rows.flatMap((row) => (row.credential ? [row.credential] : [])) };
 }

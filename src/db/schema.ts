@@ -6,8 +6,14 @@ const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
 export const users = sqliteTable("users", {
   /** WebAuthn user handle: 16 random bytes, base64url. Carries no personal data. */
   id: text("id").primaryKey(),
-  /** Normalised (trimmed, NFC, case-folded) so look-alike spellings cannot coexist. */
+  /** Normalised (trimmed, NFKC, case-folded) so one name typed two ways is one account. */
   username: text("username").notNull().unique(),
+  /**
+   * The name's UTS #39 confusable skeleton (src/ceremonies/username.ts), unique so names that
+   * look alike cannot both be accounts. Null only for rows from before the column, until the
+   * cron trigger fills it in (src/jobs/username-skeleton-backfill.ts).
+   */
+  usernameSkeleton: text("username_skeleton").unique(),
   displayName: text("display_name").notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull().default(now),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(now),
@@ -47,6 +53,16 @@ export const credentials = sqliteTable(
   },
   (table) => [index("credentials_user_id_idx").on(table.userId)],
 );
+
+/**
+ * Session tokens ended before their `exp` (sign-out), by their `jti`. A row is needed only
+ * while its token could still be presented: the cron trigger deletes it after `expires_at`.
+ */
+export const revokedSessions = sqliteTable("revoked_sessions", {
+  jti: text("jti").primaryKey(),
+  /** The token's own expiry (ms): after it the token is refused anyway. */
+  expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+});
 
 export type UserRow = typeof users.$inferSelect;
 export type CredentialRow = typeof credentials.$inferSelect;

@@ -11,11 +11,11 @@ import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/e
 export type CeremonyProfile = "fido-conformance";
 
 /**
- * The session that started an add-passkey ceremony: the passkey its token speaks for and when
- * it expires. The passkey is added only while that session is still good (checked in the
+ * The session that started an add-passkey ceremony: the passkey its token speaks for, when
+ * it expires and its token id (a signed-out session is refused). The passkey is added only while that session is still good (checked in the
  * insert itself), so a ceremony never outlives the session that asked for it.
  */
-export type StartingSession = { passkeyId: string; expiresAt: number };
+export type StartingSession = { passkeyId: string; expiresAt: number; sessionId: string };
 
 /** What a ceremony remembers between its options call and its verify call. */
 export type ChallengeState =

@@ -22,33 +22,50 @@ export const UNKNOWN_CLIENT = "unknown";
  * IPv4-mapped IPv6 addresses count as their IPv4 address.
  */
 export function clientKey(connectingIp: string | undefined): string {
+  return clientOf(connectingIp).key;
+}
+
+export type Client = {
+  /** The address (IPv4) or /64 (IPv6), as clientKey names it. */
+  key: string;
+  /**
+   * For IPv6, the /48 the /64 is in: a site that holds a /48 has 65,536 /64s, so it is counted
+   * as a whole too (with a larger budget). Null for IPv4 and the shared unknown bucket.
+   */
+  network: string | null;
+};
+
+export function clientOf(connectingIp: string | undefined): Client {
   const address = connectingIp?.trim() ?? "";
   // Parsing goes through BigInt arithmetic, which the bench's CPU profile shows at a few
   // percent of a ceremony; a client's requests come in runs (options, then verify), so the
   // isolate remembers its most recent addresses.
-  const known = recentKeys.get(address);
+  const known = recentClients.get(address);
   if (known !== undefined) return known;
-  const key = keyOf(address);
-  if (recentKeys.size >= RECENT_KEYS_LIMIT) recentKeys.delete(recentKeys.keys().next().value as string);
-  recentKeys.set(address, key);
-  return key;
+  const client = parse(address);
+  if (recentClients.size >= RECENT_CLIENTS_LIMIT) recentClients.delete(recentClients.keys().next().value as string);
+  recentClients.set(address, client);
+  return client;
 }
 
-const RECENT_KEYS_LIMIT = 4096;
-const recentKeys = new Map<string, string>();
+const RECENT_CLIENTS_LIMIT = 4096;
+const recentClients = new Map<string, Client>();
 
-function keyOf(address: string): string {
+function parse(address: string): Client {
   try {
     const kind = distinctRemoteAddr(address);
-    if (kind === "IPv4") return `ip4:${convertIPv4BinaryToString(convertIPv4ToBinary(address))}`;
+    if (kind === "IPv4")
+      return { key: `ip4:${convertIPv4BinaryToString(convertIPv4ToBinary(address))}`, network: null };
     if (kind === "IPv6") {
       const binary = convertIPv6ToBinary(address);
-      if (isIPv4MappedIPv6(binary)) return `ip4:${convertIPv4BinaryToString(convertIPv4MappedIPv6ToIPv4(binary))}`;
-      const prefix = (binary >> 64n) << 64n;
-      return `ip6:${convertIPv6BinaryToString(prefix)}/64`;
+      if (isIPv4MappedIPv6(binary)) {
+        return { key: `ip4:${convertIPv4BinaryToString(convertIPv4MappedIPv6ToIPv4(binary))}`, network: null };
+      }
+      const prefix = (length: bigint) => convertIPv6BinaryToString((binary >> (128n - length)) << (128n - length));
+      return { key: `ip6:${prefix(64n)}/64`, network: `ip6:${prefix(48n)}/48` };
     }
   } catch {
     // Not an address: falls through to the shared bucket.
   }
-  return UNKNOWN_CLIENT;
+  return { key: UNKNOWN_CLIENT, network: null };
 }

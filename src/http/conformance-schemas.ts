@@ -17,7 +17,7 @@ export { CONFORMANCE_USERNAME_PREFIX };
 /**
  * Validated by the native rules, but kept as sent: the binding echoes `user.name` and
  * `user.displayName` exactly, while the ceremony stores the normalised form (trimmed; the
- * username also NFC and case folded) just as the native API does.
+ * username also NFKC and case folded) just as the native API does.
  */
 function asSent(schema: z.ZodType<string, string>) {
   return z.string().superRefine((value, ctx) => {

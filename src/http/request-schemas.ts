@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CONFORMANCE_USERNAME_PREFIX, isConformanceAccount } from "../ceremonies/conformance-accounts";
-import { normalizeUsername } from "../ceremonies/username";
+import { hasInvisibleCharacters, normalizeUsername } from "../ceremonies/username";
 import { userVerificationLevels } from "../config/config";
 
 const base64urlAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -43,6 +43,8 @@ export const username = z
       .refine((value) => value.isWellFormed(), "must be well-formed Unicode")
       // Control and format characters hide look-alike names and break logs.
       .refine((value) => !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value), "must not contain control characters")
+      // Fillers, joiners, variation selectors and blanks: look-alike names that show as nothing.
+      .refine((value) => !hasInvisibleCharacters(value), "must not contain invisible characters")
       // Counted as stored: case folding can lengthen a name ("İ" becomes two characters).
       .refine((value) => normalizeUsername(value).length <= 64, "must be at most 64 characters")
       .refine((value) => !isConformanceAccount(value), `must not start with "${CONFORMANCE_USERNAME_PREFIX}"`),

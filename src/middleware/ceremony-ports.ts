@@ -4,6 +4,7 @@ import type { Background } from "../ceremonies/ports";
 import { CredentialRepository } from "../db/credential-repository";
 import { openDatabase, openReplicaDatabase } from "../db/database";
 import { MetadataRepository } from "../db/metadata-repository";
+import { RevokedSessionRepository } from "../db/revoked-session-repository";
 import { UserRepository } from "../db/user-repository";
 import { challengePort } from "../durable-objects/challenge-store";
 import type { AppEnv } from "../http/app-env";
@@ -27,6 +28,7 @@ export const ceremonyPorts = createMiddleware<AppEnv>(async (c, next) => {
     challenges: challengePort(c.env.CHALLENGES, keys.challenges, admission),
     users: new UserRepository(db),
     credentials: new CredentialRepository(db, () => openReplicaDatabase(c.env.DB)),
+    revokedSessions: new RevokedSessionRepository(db),
     metadata: new MetadataRepository(db),
     credentialIds: keys.credentialIds,
     sessions: keys.sessions,

@@ -24,6 +24,38 @@ export const routeBodyLimits: Readonly<Record<string, number>> = {
 export const bodyLimitFor = (method: string, path: string): number =>
   routeBodyLimits[`${method} ${path}`] ?? MAX_BODY_BYTES;
 
+/**
+ * Deepest nesting of arrays and objects a body may have. Our deepest legitimate bodies (a
+ * credential's extension results, a metadata statement) are under ten levels; the cap keeps
+ * recursive code after the parse (zod's z.json(), structuredClone, the libraries) from running
+ * out of stack, which would be a 500.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Whether the JSON text nests arrays and objects deeper than `maxDepth`, found without parsing
+ * (so without recursion): brackets are counted outside strings, and a string ends only at a
+ * quote no backslash escapes. Text that is not JSON is left for the parser to refuse.
+ */
+export function nestsDeeperThan(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c /* \ */) i++;
+      else if (char === 0x22 /* " */) inString = false;
+    } else if (char === 0x22) {
+      inString = true;
+    } else if (char === 0x5b /* [ */ || char === 0x7b /* { */) {
+      if (++depth > maxDepth) return true;
+    } else if (char === 0x5d /* ] */ || char === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /** Methods that are for sending a body: they must declare JSON even when they send none. */
 const bodyMethods = new Set(["POST", "PUT", "PATCH"]);
 const jsonType = /^application\/json\s*(;|$)/i;
@@ -63,7 +95,8 @@ async function readAtMost(body: ReadableStream<Uint8Array>, maxBytes: number): P
 /**
  * Bodies are JSON and bounded. A request that carries a body, whatever its method, must say
  * it is JSON (415 otherwise, before a byte is read), and is read here once, up to its route's
- * cap (413 beyond it). The text goes into Hono's body cache, where `c.req.json()` (and so every
+ * cap (413 beyond it), and refused (400) when it nests deeper than MAX_JSON_DEPTH, whatever
+ * the route, so no validator ever walks such a body. The text goes into Hono's body cache, where `c.req.json()` (and so every
  * validJson validator) takes it from: no second read and no copy of the request. The raw
  * stream is spent afterwards; read bodies through `c.req`, never `c.req.raw`.
  */
@@ -81,6 +114,12 @@ export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
   // An honest oversize Content-Length is refused before a byte is read.
   if (declared !== null && !(Number(declared) <= maxBytes)) throw tooLarge(maxBytes);
   const text = utf8.decode(await readAtMost(raw.body, maxBytes));
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new AppError(
+      "INVALID_REQUEST",
+      `Request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
+    );
+  }
   // Hono keeps body promises in this cache (its type says string, the runtime holds promises).
   c.req.bodyCache.text = Promise.resolve(text) as unknown as string;
   return next();

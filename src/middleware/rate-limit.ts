@@ -1,9 +1,9 @@
 import { createMiddleware } from "hono/factory";
 import type { Config } from "../config/config";
-import type { RateLimiterNamespace, RateLimitVerdict } from "../durable-objects/rate-limiter";
+import type { RateLimitBucket, RateLimiterNamespace, RateLimitVerdict } from "../durable-objects/rate-limiter";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/app-env";
-import { clientKey } from "../http/client-address";
+import { clientOf } from "../http/client-address";
 import { errorChain } from "../observability/error-chain";
 import { securityEventLog } from "../observability/security-events";
 
@@ -71,14 +71,24 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const config = c.get("config");
   const limit = limitOf(group, config.rateLimit);
   const windowSeconds = config.rateLimit.windowSeconds;
-  const client = clientKey(c.req.header("cf-connecting-ip"));
+  const { key: client, network } = clientOf(c.req.header("cf-connecting-ip"));
   const events = securityEventLog(c.get("logger"), c.get("metrics"));
+  // An IPv6 /64 is counted in its /48's instance, beside the /48 as a whole: both buckets are
+  // decided in the same call. Each is named with its policy (as RateLimit-Policy lists it).
+  const policies: { name: string; bucket: string; limit: number }[] = [
+    { name: group, bucket: `${group} ${client}`, limit },
+  ];
+  if (network !== null) {
+    const factor = config.rateLimit.ipv6NetworkFactor;
+    policies.push({ name: `${group}/48`, bucket: `${group} ${network}`, limit: limit * factor });
+  }
+  const buckets: RateLimitBucket[] = policies.map(({ bucket, limit }) => ({ name: bucket, limit }));
 
   const decide = async (): Promise<void> => {
     let verdict: RateLimitVerdict;
     try {
       const namespace: RateLimiterNamespace = c.env.RATE_LIMITER;
-      verdict = await namespace.get(namespace.idFromName(client)).hit(group, limit, windowSeconds);
+      verdict = await namespace.get(namespace.idFromName(network ?? client)).hit(buckets, windowSeconds);
     } catch (error) {
       const failOpen = config.rateLimit.onError === "open";
       c.get("logger").log("error", {
@@ -97,14 +107,15 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
       throw new AppError("SERVICE_UNAVAILABLE", "Request limits cannot be checked right now; retry shortly");
     }
 
-    c.header("RateLimit-Policy", `"${group}";q=${limit};w=${windowSeconds}`);
-    c.header("RateLimit", `"${group}";r=${verdict.remaining};t=${verdict.resetSeconds}`);
+    const policy = policies[verdict.bucket]?.name ?? group;
+    c.header("RateLimit-Policy", policies.map((p) => `"${p.name}";q=${p.limit};w=${windowSeconds}`).join(", "));
+    c.header("RateLimit", `"${policy}";r=${verdict.remaining};t=${verdict.resetSeconds}`);
     if (!verdict.allowed) {
-      events.record({ event: "rate_limited", outcome: "failure", reason: group, client });
+      events.record({ event: "rate_limited", outcome: "failure", reason: policy, client });
       c.header("Retry-After", String(verdict.resetSeconds));
       throw new AppError("RATE_LIMIT_EXCEEDED", "Too many requests; retry later", {
         retryAfterSeconds: verdict.resetSeconds,
-        limit,
+        limit: verdict.limit,
         windowSeconds,
       });
     }

@@ -11,6 +11,8 @@ export type SecurityEventType =
   // Self-service (docs/api-management.md): the owner renamed a passkey or deleted the account.
   | "credential_renamed"
   | "account_deleted"
+  // DELETE /api/v1/session: the owner ended a session before its expiry.
+  | "signed_out"
   // Admin API (docs/api-management.md): every operator action, reads included.
   | "admin_users_listed"
   | "admin_user_viewed"

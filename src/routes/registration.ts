@@ -1,8 +1,10 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { requireRecentVerification } from "../accounts/step-up";
 import { auditedAttempt } from "../ceremonies/attempt-audit";
 import { startRegistration } from "../ceremonies/registration-options";
 import { finishRegistration } from "../ceremonies/registration-verification";
+import { normalizeUsername } from "../ceremonies/username";
 import type { AppEnv } from "../http/app-env";
 import { optionalAccount } from "../http/bearer-session";
 import { ok } from "../http/envelope";
@@ -39,6 +41,11 @@ export const registrationRoutes = new Hono<AppEnv>()
   .post("/challenge", validJson(challengeRequest), async (c) => {
     const body = c.req.valid("json");
     const account = await optionalAccount(c);
+    const ports = c.get("ports");
+    // Adding a passkey to one's own account is a change of the account: step-up first.
+    if (account && account.user.username === normalizeUsername(body.username)) {
+      requireRecentVerification(account.session, ports.config, ports.now());
+    }
     const { authenticatorSelection, ...rest } = body;
     const options = await startRegistration(
       {
@@ -47,7 +54,7 @@ export const registrationRoutes = new Hono<AppEnv>()
         authenticatorSelection,
         account,
       },
-      c.get("ports"),
+      ports,
     );
     return ok(c, options);
   })

@@ -14,9 +14,20 @@ export type SessionClaims = {
   /** Our id of the passkey used (never the raw WebAuthn credential id). */
   passkeyId: string;
   userVerified: boolean;
+  /**
+   * When the ceremony that proved who the user is happened (the `auth_time` claim): the
+   * step-up rule (src/accounts/step-up.ts) counts from it. Defaults to the time of issue.
+   */
+  authenticatedAt?: Date;
 };
 
-export type VerifiedSession = SessionClaims & { expiresAt: Date };
+export type VerifiedSession = Omit<SessionClaims, "authenticatedAt"> & {
+  /** The token's `jti`: what sign-out revokes. */
+  sessionId: string;
+  /** Null for a token without `auth_time` (issued before the claim existed): never recent. */
+  authenticatedAt: Date | null;
+  expiresAt: Date;
+};
 
 type SigningKey = { kid: string; privateKey: CryptoKey; publicKey: CryptoKey; publicJwk: JWK };
 
@@ -67,6 +78,7 @@ export class SessionTokens {
       username: claims.username,
       cid: claims.passkeyId,
       uv: claims.userVerified,
+      auth_time: claims.authenticatedAt ? Math.floor(claims.authenticatedAt.getTime() / 1000) : issuedAt,
     })
       .setProtectedHeader({ alg: "ES256", kid: this.signing.kid, typ: "JWT" })
       .setSubject(claims.userId)
@@ -92,14 +104,19 @@ export class SessionTokens {
         algorithms: ["ES256"],
         issuer: this.issuer,
         audience: this.audience,
-        requiredClaims: ["sub", "exp", "iat"],
+        // Every token this server has issued carries a jti; one without could not be signed out.
+        requiredClaims: ["sub", "exp", "iat", "jti"],
       });
-      if (typeof payload.sub !== "string" || typeof payload.exp !== "number") return null;
+      if (typeof payload.sub !== "string" || typeof payload.exp !== "number" || typeof payload.jti !== "string") {
+        return null;
+      }
       return {
         userId: payload.sub,
         username: typeof payload.username === "string" ? payload.username : "",
         passkeyId: typeof payload.cid === "string" ? payload.cid : "",
         userVerified: payload.uv === true,
+        sessionId: payload.jti,
+        authenticatedAt: typeof payload.auth_time === "number" ? new Date(payload.auth_time * 1000) : null,
         expiresAt: new Date(payload.exp * 1000),
       };
     } catch {

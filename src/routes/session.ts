@@ -1,0 +1,9 @@
+import { Hono } from "hono";
+import { signOut } from "../accounts/self-service";
+import type { AppEnv } from "../http/app-env";
+import { ok } from "../http/envelope";
+
+/** The calling session itself (Authorization: Bearer <session token>), behind `signedIn`: docs/api-management.md. */
+export const sessionRoutes = new Hono<AppEnv>().delete("/", async (c) =>
+  ok(c, await signOut(c.get("account"), c.get("ports"))),
+);
