@@ -12,13 +12,31 @@ export type RoundTripKind = (typeof roundTripKinds)[number];
 export type RoundTrips = Record<RoundTripKind | "waits", number>;
 const metrics = [...roundTripKinds, "waits"] as const;
 
-/** `Server-Timing` value: one metric per kind, the call count as its description. */
-export function formatRoundTrips(counts: Map<RoundTripKind, { calls: number; ms: number }>, waits: number): string {
+/**
+ * `Server-Timing` value: one metric per kind, the call count as its description; `waits`; and
+ * `path`, the kinds of each wait in order (e.g. `limiter|challenge+d1-read|d1-write`).
+ */
+export function formatRoundTrips(
+  counts: Map<RoundTripKind, { calls: number; ms: number }>,
+  path: ReadonlySet<RoundTripKind>[],
+): string {
   const kinds = roundTripKinds.map((kind) => {
     const { calls, ms } = counts.get(kind) ?? { calls: 0, ms: 0 };
     return `${kind};dur=${ms.toFixed(1)};desc="${calls}"`;
   });
-  return [...kinds, `waits;desc="${waits}"`].join(", ");
+  const waitPath = path.map((wait) => [...wait].join("+")).join("|");
+  return [...kinds, `waits;desc="${path.length}"`, `path;desc="${waitPath}"`].join(", ");
+}
+
+/** The `path` metric: per wait, the kinds of storage waited on together ([] when none). */
+export function parseWaitPath(header: string | null): RoundTripKind[][] | null {
+  const match = header?.match(/(?:^|,)\s*path;desc="([^"]*)"/);
+  if (!match) return null;
+  const known = (kind: string): kind is RoundTripKind => (roundTripKinds as readonly string[]).includes(kind);
+  return (match[1] ?? "")
+    .split("|")
+    .filter(Boolean)
+    .map((wait) => wait.split("+").filter(known));
 }
 
 /** Parses what `formatRoundTrips` wrote; metrics of other names are ignored. */

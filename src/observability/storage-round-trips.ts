@@ -12,12 +12,14 @@ export class RoundTripCounter {
     roundTripKinds.map((kind) => [kind, { calls: 0, ms: 0 }]),
   );
   #inFlight = 0;
-  #waits = 0;
+  /** Per wait, the kinds of the calls in flight during it (what `npm run bench` models latency from). */
+  readonly #path: Set<RoundTripKind>[] = [];
 
   async time<T>(kind: RoundTripKind, call: () => Promise<T>): Promise<T> {
     const entry = this.#counts.get(kind) ?? { calls: 0, ms: 0 };
     entry.calls += 1;
-    if (this.#inFlight++ === 0) this.#waits += 1;
+    if (this.#inFlight++ === 0) this.#path.push(new Set());
+    this.#path.at(-1)?.add(kind);
     const started = performance.now();
     try {
       return await call();
@@ -31,7 +33,7 @@ export class RoundTripCounter {
 
   /** `Server-Timing` value: one metric per kind, the call count as its description. */
   serverTiming(): string {
-    return formatRoundTrips(this.#counts, this.#waits);
+    return formatRoundTrips(this.#counts, this.#path);
   }
 }
 

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import {
+  type Call,
+  callMs,
+  type Design,
+  EDGE_CLIENT_MS,
+  edgeNetworks,
+  latencyTable,
+  type Network,
+  signInMs,
+  todaysDesign,
+} from "../bench/model";
+import { formatRoundTrips, parseWaitPath, type RoundTripKind } from "../src/observability/round-trip-header";
+
+// The benchmark's modelled edge latency (bench/model.ts): pure arithmetic over the waits and CPU
+// the bench measures, checked here without a server.
+const network = (objectsMs: number, d1PrimaryMs: number, d1ReplicaMs = d1PrimaryMs): Network => ({
+  name: "test",
+  clientMs: 10,
+  objectsMs,
+  d1PrimaryMs,
+  d1ReplicaMs,
+});
+const design = (calls: Call[], d1ReadsAtReplica = false): Design => ({ name: "test", calls, d1ReadsAtReplica });
+
+describe("modelled edge latency (bench/model.ts)", () => {
+  it("a call costs the client's round trip, its CPU and each wait's slowest round trip", () => {
+    const verify: Call = { route: "verify", waits: [["limiter"], ["challenge", "d1-read"], ["d1-write"]], cpuMs: 2 };
+    // 10 + 2 + 3 + max(3, 60) + 60
+    expect(callMs(verify, network(3, 60), design([verify]))).toBe(135);
+  });
+
+  it("calls made together cost one round trip, not one each", () => {
+    const together: Call = { route: "x", waits: [["limiter", "d1-read"]], cpuMs: 0 };
+    const apart: Call = { route: "x", waits: [["limiter"], ["d1-read"]], cpuMs: 0 };
+    expect(callMs(together, network(5, 5), design([together]))).toBe(15);
+    expect(callMs(apart, network(5, 5), design([apart]))).toBe(20);
+  });
+
+  it("D1 reads go to a replica only in a design that reads there; writes always go to the primary", () => {
+    const read: Call = { route: "x", waits: [["d1-read"], ["d1-write"]], cpuMs: 0 };
+    expect(callMs(read, network(3, 60, 5), design([read], true))).toBe(10 + 5 + 60);
+    expect(callMs(read, network(3, 60, 5), design([read], false))).toBe(10 + 60 + 60);
+  });
+
+  it("today's design: six waits per sign-in, so 1 ms more per wait costs 6 ms", () => {
+    const at = (ms: number) => signInMs(todaysDesign, network(ms, ms));
+    expect(todaysDesign.calls.flatMap((c) => c.waits)).toHaveLength(6);
+    expect(at(6) - at(5)).toBeCloseTo(6);
+  });
+
+  it("the table has one column per edge network, and single-region rows that do not depend on it", () => {
+    const twoWaits = design([{ route: "x", waits: [["limiter", "d1-read"], ["d1-write"]], cpuMs: 1 }]);
+    const rows = latencyTable([todaysDesign, twoWaits], twoWaits);
+    expect(rows).toHaveLength(4);
+    for (const row of rows) expect(row.cells).toHaveLength(edgeNetworks.length);
+    const [today, build, near, far] = rows;
+    // Fewer waits are never slower, at any round trip.
+    for (const [i, ms] of (today?.cells ?? []).entries()) expect(build?.cells[i]).toBeLessThan(ms);
+    expect(new Set(near?.cells).size).toBe(1);
+    expect(far?.cells[0]).toBeGreaterThan(near?.cells[0] ?? Number.POSITIVE_INFINITY);
+    // Storage 1 ms: client 10 + CPU 1 + 1 + 1.
+    expect(build?.cells[0]).toBe(EDGE_CLIENT_MS + 3);
+  });
+});
+
+describe("the waits the instrumentation reports (Server-Timing `path`)", () => {
+  it("reads back what was written, in order, with calls made together grouped", () => {
+    const path: Set<RoundTripKind>[] = [new Set(["limiter"]), new Set(["challenge", "d1-read"]), new Set(["d1-write"])];
+    const header = formatRoundTrips(new Map(), path);
+    expect(parseWaitPath(header)).toEqual([["limiter"], ["challenge", "d1-read"], ["d1-write"]]);
+    expect(parseWaitPath(formatRoundTrips(new Map(), []))).toEqual([]);
+    expect(parseWaitPath('waits;desc="2"')).toBeNull();
+  });
+});
