@@ -86,14 +86,15 @@ export const singleRegionNetworks: Network[] = [
  * Today's design (commit 58c5aa5, before issue 10's reshaping), recorded so the table keeps it
  * beside whatever this build measures: options = limiter, then the D1 read, then the new
  * challenge object; verify = limiter, then (take the challenge || read the credential), then the
- * counter write. CPU per call as measured by this bench on that commit (bench/profile.ts method).
+ * counter write. CPU per call as measured by this bench on that commit (full run, 2026-12-03, on
+ * a busy 2-core VM: indicative).
  */
 export const todaysDesign: Design = {
   name: "today's design (recorded)",
   d1ReadsAtReplica: false,
   calls: [
-    { route: "authentication/challenge", waits: [["limiter"], ["d1-read"], ["challenge"]], cpuMs: 0.9 },
-    { route: "authentication/verify", waits: [["limiter"], ["challenge", "d1-read"], ["d1-write"]], cpuMs: 2.0 },
+    { route: "authentication/challenge", waits: [["limiter"], ["d1-read"], ["challenge"]], cpuMs: 2.3 },
+    { route: "authentication/verify", waits: [["limiter"], ["challenge", "d1-read"], ["d1-write"]], cpuMs: 2.8 },
   ],
 };
 

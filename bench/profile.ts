@@ -5,45 +5,58 @@
 // libraries'. Profiling slows the Worker down a little; these windows are never timed runs.
 
 const SAMPLING_INTERVAL_US = 100;
+/** Generous: on a busy machine the inspector proxy can take seconds to answer. */
+const INSPECTOR_TIMEOUT_MS = 30_000;
 
 type CallFrame = { functionName: string; scriptId: string; url: string; lineNumber: number };
 type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
 export type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
 
-/** Profiles while `run` runs; returns sampled ms by where it was spent (see `attribute`). */
-export async function profileWhile(inspectorPort: number, run: () => Promise<void>): Promise<Map<string, number>> {
+export type Profiler = {
+  /** Profiles while `run` runs; returns sampled ms by where it was spent (see `attribute`). */
+  during(run: () => Promise<void>): Promise<Map<string, number>>;
+  close(): void;
+};
+
+/** One inspector session for all of a server's profiles (a connection per window is slow to set up under load). */
+export async function openProfiler(inspectorPort: number): Promise<Profiler> {
   const inspector = await connect(inspectorPort);
-  try {
-    await inspector.send("Profiler.enable");
-    await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
-    await inspector.send("Profiler.start");
-    await run();
-    const { profile } = await inspector.send<{ profile: CpuProfile }>("Profiler.stop");
-    // The debugger only after profiling: it would slow the Worker down while being measured.
-    await inspector.send("Debugger.enable");
-    const modules = new Map<string, ModuleStarts>();
-    for (const scriptId of new Set(profile.nodes.map((node) => node.callFrame.scriptId))) {
-      if (scriptId === "0" || modules.has(scriptId)) continue;
-      const { scriptSource } = await inspector.send<{ scriptSource?: string }>("Debugger.getScriptSource", {
-        scriptId,
-      });
-      modules.set(scriptId, moduleStarts(scriptSource ?? ""));
-    }
-    await inspector.send("Debugger.disable");
-    return attribute(profile, modules);
-  } finally {
-    inspector.close();
-  }
+  const modules = new Map<string, ModuleStarts>();
+  await inspector.send("Profiler.enable");
+  await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
+  return {
+    async during(run) {
+      await inspector.send("Profiler.start");
+      await run();
+      const { profile } = await inspector.send<{ profile: CpuProfile }>("Profiler.stop");
+      // The debugger only between windows: it would slow the Worker down while being measured.
+      const unread = [...new Set(profile.nodes.map((node) => node.callFrame.scriptId))].filter(
+        (id) => id !== "0" && !modules.has(id),
+      );
+      if (unread.length > 0) {
+        await inspector.send("Debugger.enable");
+        for (const scriptId of unread) {
+          const { scriptSource } = await inspector.send<{ scriptSource?: string }>("Debugger.getScriptSource", {
+            scriptId,
+          });
+          modules.set(scriptId, moduleStarts(scriptSource ?? ""));
+        }
+        await inspector.send("Debugger.disable");
+      }
+      return attribute(profile, modules);
+    },
+    close: () => inspector.close(),
+  };
 }
 
 async function connect(port: number) {
-  const listing = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(5_000) });
+  const listing = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(INSPECTOR_TIMEOUT_MS) });
   const url = ((await listing.json()) as { webSocketDebuggerUrl: string }[])[0]?.webSocketDebuggerUrl;
   if (!url) throw new Error("no inspector target");
   // The inspector proxy refuses a WebSocket without an Origin; Node's WebSocket takes headers here.
   const socket = new WebSocket(url, { headers: { origin: "http://127.0.0.1" } } as unknown as string[]);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("inspector connection timed out")), 5_000);
+    const timer = setTimeout(() => reject(new Error("inspector connection timed out")), INSPECTOR_TIMEOUT_MS);
     socket.addEventListener("open", () => resolve(clearTimeout(timer)), { once: true });
     socket.addEventListener("error", () => reject(new Error("inspector connection failed")), { once: true });
   });
@@ -78,7 +91,7 @@ type ModuleStarts = [number, string][];
 export function moduleStarts(source: string): ModuleStarts {
   const starts: ModuleStarts = [];
   source.split("\n").forEach((line, index) => {
-    const marker = /^\/\/ ((?:\.\.\/)*[\w@.-]+(?:\/[\w@.+-]+)+\.[cm]?[jt]sx?)$/.exec(line);
+    const marker = /^\/\/ ((?:\.\.\/)*[\w@.+-]+(?:\/[\w@.+-]+)*\.[cm]?[jt]sx?)$/.exec(line);
     if (marker?.[1]) starts.push([index, marker[1]]);
   });
   return starts;
@@ -106,14 +119,18 @@ export function categoryOf(path: string): string {
     return "ours: routes, ceremonies, storage";
   }
   const pkg = /node_modules\/((?:@[\w.-]+\/)?[\w.-]+)/.exec(path)?.[1] ?? "";
-  if (/^(@simplewebauthn|@peculiar|@levischuck|asn1js|pvtsutils|pvutils|tsyringe|tslib|reflect-metadata)/.test(pkg)) {
-    return "library: @simplewebauthn/server (with its ASN.1/CBOR parts)";
+  if (
+    /^(@simplewebauthn|@peculiar|@levischuck|@hexagon|asn1js|pvtsutils|pvutils|tsyringe|tslib|reflect-metadata)/.test(
+      pkg,
+    )
+  ) {
+    return "library: @simplewebauthn/server (with its ASN.1, CBOR, X.509 parts)";
   }
   if (pkg === "hono" || pkg === "@hono/zod-validator") return "library: hono";
   if (pkg === "zod" || pkg === "drizzle-orm" || pkg === "jose") return `library: ${pkg}`;
   if (pkg) return "library: others";
-  // The peer's own code (bench/peer-worker/worker.ts).
-  return path.includes("peer-worker") ? "peer's own code" : "other bundled code";
+  // The peer's own code: its bundle names bench/peer-worker/worker.ts relative to its config.
+  return path === "worker.ts" ? "peer's own code (worker.ts)" : "other bundled code";
 }
 
 export const DURABLE_OBJECTS = "our Durable Objects (the objects' CPU on the edge, not the Worker's)";

@@ -172,13 +172,28 @@ export function renderReport(r: BenchResults): string {
   const categories = [...new Set([...oursSplit.keys(), ...peerSplit.keys()])].sort(
     (a, b) => (oursSplit.get(b) ?? 0) - (oursSplit.get(a) ?? 0),
   );
+  const group = (category: string) =>
+    notTheWorkers.has(category)
+      ? "not the Worker's"
+      : category.startsWith("ours") || category.startsWith("peer's")
+        ? "own code"
+        : category.startsWith("library")
+          ? "libraries"
+          : "runtime and GC";
+  const subtotal = (totals: Map<string, number>, name: string) =>
+    [...totals].filter(([category]) => group(category) === name).reduce((sum, [, ms]) => sum + ms, 0);
   out.push(
     table(
       ["where", "peer", "ours"],
-      categories.map((category) => [
-        category,
-        fmt(peerSplit.get(category) ?? 0, 2),
-        fmt(oursSplit.get(category) ?? 0, 2),
+      ["own code", "libraries", "runtime and GC", "not the Worker's"].flatMap((name) => [
+        [`**${name}**`, `**${fmt(subtotal(peerSplit, name), 2)}**`, `**${fmt(subtotal(oursSplit, name), 2)}**`],
+        ...categories
+          .filter((category) => group(category) === name)
+          .map((category) => [
+            `  ${category}`,
+            fmt(peerSplit.get(category) ?? 0, 2),
+            fmt(oursSplit.get(category) ?? 0, 2),
+          ]),
       ]),
     ),
   );

@@ -4,6 +4,7 @@
 //
 //   npm run bench                  full run (about 5 minutes on 2 quiet cores)
 //   npm run bench -- --smoke       tiny counts, for CI (also BENCH_SMOKE=1); speed is never asserted
+//   npm run bench -- --write       full run, then its tables replace those at the end of BENCHMARKS.md
 //
 // A watchdog ends the run (exit code 124) after 600 s, 120 s with --smoke (BENCH_WATCHDOG_SECONDS
 // sets another limit). However it ends, it stops every process group it started.
@@ -28,11 +29,15 @@ import {
 } from "./ceremonies";
 import { type LoadResult, runLoad, runOpenLoop, summarize } from "./load";
 import { type Design, latencyTable, todaysDesign } from "./model";
-import { notTheWorkers, profileWhile } from "./profile";
+import { notTheWorkers, openProfiler } from "./profile";
 import { type BenchResults, type Cell, median, type RouteCpu, renderReport } from "./report";
 import { freePort, killEverythingNow, type RunningServer, shutDown, startWranglerDev, stopEverything } from "./servers";
 
 const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
+const writeBenchmarks = process.argv.includes("--write");
+if (smoke && writeBenchmarks) throw new Error("--write takes a full run's figures, not --smoke's");
+/** BENCHMARKS.md: everything after this line is the last full run's report. */
+const TABLES_MARKER = "<!-- tables: written by `npm run bench -- --write` -->";
 const settings = smoke
   ? { reps: 1, cellSeconds: 1, users: 16, openLoopSeconds: 1, profileRounds: 1, warmupSeconds: 0.5 }
   : { reps: 3, cellSeconds: 5, users: 64, openLoopSeconds: 6, profileRounds: 3, warmupSeconds: 3 };
@@ -211,14 +216,20 @@ async function profileRoutes(server: Server, users: BenchUser[]): Promise<RouteC
   const { target, inspectorPort } = server;
   const totals = new Map<Endpoint, Map<string, number>>();
   const counts = new Map<Endpoint, number>();
+  const profiler = await openProfiler(inspectorPort);
   const window = async (endpoint: Endpoint, n: number, run: () => Promise<void>) => {
-    const sampled = await profileWhile(inspectorPort, run);
+    const sampled = await profiler.during(run);
     const into = totals.get(endpoint) ?? new Map<string, number>();
     for (const [category, ms] of sampled) into.set(category, (into.get(category) ?? 0) + ms);
     totals.set(endpoint, into);
     counts.set(endpoint, (counts.get(endpoint) ?? 0) + n);
   };
-  for (let round = 0; round < settings.profileRounds; round++) {
+  try {
+    for (let round = 0; round < settings.profileRounds; round++) await profileRound(round);
+  } finally {
+    profiler.close();
+  }
+  async function profileRound(round: number) {
     const signedIn: { user: BenchUser; options: unknown }[] = [];
     await window("authentication/challenge", users.length, () =>
       inParallel(users, async (user) => {
@@ -390,6 +401,13 @@ async function main() {
   say(`done in ${results.durationSeconds}s; wrote ${OUT}/results.json and ${OUT}/report.md`);
   // Speed is reported, never asserted; failed ceremonies mean the figures are not of working code.
   if (failed.length > 0) process.exitCode = 1;
+  else if (writeBenchmarks) {
+    const page = readFileSync("BENCHMARKS.md", "utf8");
+    const at = page.indexOf(TABLES_MARKER);
+    if (at < 0) throw new Error(`BENCHMARKS.md has no line ${TABLES_MARKER}`);
+    writeFileSync("BENCHMARKS.md", `${page.slice(0, at + TABLES_MARKER.length)}\n\n${report}\n`);
+    say("wrote the tables into BENCHMARKS.md");
+  }
 }
 
 async function stopAll() {
