@@ -6,7 +6,7 @@
 //   npm run bench -- --smoke       tiny counts, for CI (also BENCH_SMOKE=1); speed is never asserted
 //   npm run bench -- --write       full run, then its tables replace those at the end of BENCHMARKS.md
 //
-// A watchdog ends the run (exit code 124) after 600 s, 120 s with --smoke (BENCH_WATCHDOG_SECONDS
+// A watchdog ends the run (exit code 124) after 600 s, 180 s with --smoke (BENCH_WATCHDOG_SECONDS
 // sets another limit). However it ends, it stops every process group it started.
 // The report is printed (Markdown) and written with every figure to .bench/ (not committed).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -86,7 +86,7 @@ for (const [signal, code] of [
 }
 // Whatever way the process ends, no workerd or wrangler it started outlives it.
 process.on("exit", killEverythingNow);
-const watchdogSeconds = Number(process.env.BENCH_WATCHDOG_SECONDS) || (smoke ? 120 : 600);
+const watchdogSeconds = Number(process.env.BENCH_WATCHDOG_SECONDS) || (smoke ? 180 : 600);
 const watchdog = setTimeout(() => {
   abandon(124, `watchdog: the run is still going after ${watchdogSeconds}s (BENCH_WATCHDOG_SECONDS raises the limit)`);
 }, watchdogSeconds * 1000);
@@ -200,7 +200,7 @@ async function measureWaits(target: Target) {
 }
 
 /** Runs `work` on a few clients at a time. */
-async function inParallel<T>(items: T[], work: (item: T) => Promise<void>) {
+async function inParallel<T>(items: T[], work: (item: T) => Promise<unknown>) {
   let next = 0;
   const client = async () => {
     while (next < items.length) await work(items[next++] as T);
@@ -208,75 +208,70 @@ async function inParallel<T>(items: T[], work: (item: T) => Promise<void>) {
   await Promise.all(Array.from({ length: PROFILE_CONCURRENCY }, client));
 }
 
+/** One ceremony to profile: its client address, the options call's body, and how the answer is signed. */
+type Profiled = { ip: string; body: object; sign: (options: never) => Promise<unknown> };
+
 /**
- * CPU in the isolate per call of each route: profiles a window of one route's calls at a time
- * (the options calls, then, with the answers signed outside the window, the verify calls).
+ * CPU in the isolate per call of each route: profiles one route's calls at a time (the options
+ * calls, then, with the answers signed outside the window, the verify calls).
  */
-async function profileRoutes(server: Server, users: BenchUser[]): Promise<RouteCpu[]> {
-  const { target, inspectorPort } = server;
-  const totals = new Map<Endpoint, Map<string, number>>();
-  const counts = new Map<Endpoint, number>();
+async function profileRoutes({ target, inspectorPort }: Server, users: BenchUser[]): Promise<RouteCpu[]> {
+  const sampled = new Map<Endpoint, { calls: number; ms: Map<string, number> }>();
   const profiler = await openProfiler(inspectorPort);
-  const window = async (endpoint: Endpoint, n: number, run: () => Promise<void>) => {
-    const sampled = await profiler.during(run);
-    const into = totals.get(endpoint) ?? new Map<string, number>();
-    for (const [category, ms] of sampled) into.set(category, (into.get(category) ?? 0) + ms);
-    totals.set(endpoint, into);
-    counts.set(endpoint, (counts.get(endpoint) ?? 0) + n);
+  const window = async <T>(route: Endpoint, items: T[], work: (item: T) => Promise<unknown>) => {
+    const totals = sampled.get(route) ?? { calls: 0, ms: new Map<string, number>() };
+    for (const [category, ms] of await profiler.during(() => inParallel(items, work))) {
+      totals.ms.set(category, (totals.ms.get(category) ?? 0) + ms);
+    }
+    totals.calls += items.length;
+    sampled.set(route, totals);
   };
+  const ceremony = async (kind: "authentication" | "registration", items: Profiled[]) => {
+    const answered: { ip: string; sign: Profiled["sign"]; options: unknown }[] = [];
+    await window(`${kind}/challenge`, items, async ({ ip, body, sign }) => {
+      answered.push({ ip, sign, options: await call(target, `${kind}/challenge`, body, ip, []) });
+    });
+    const signed = await Promise.all(
+      answered.map(async ({ ip, sign, options }) => ({ ip, credential: await sign(options as never) })),
+    );
+    const status = kind === "registration" ? 201 : 200;
+    await window(`${kind}/verify`, signed, ({ ip, credential }) =>
+      call(target, `${kind}/verify`, { credential }, ip, [], status),
+    );
+  };
+  const origin = { origin: target.origin };
   try {
-    for (let round = 0; round < settings.profileRounds; round++) await profileRound(round);
+    for (let round = 0; round < settings.profileRounds; round++) {
+      await ceremony(
+        "authentication",
+        users.map(({ ip, username, authenticator }) => ({
+          ip,
+          body: { username },
+          sign: (options) => authenticator.assert(options, origin),
+        })),
+      );
+      const keys = await generateAuthenticators(users.length);
+      await ceremony(
+        "registration",
+        keys.map((key, i) => {
+          const username = `bench-profile-${round}-${i}`;
+          return {
+            ip: clientIp(200_000 + i),
+            body: { username, displayName: username },
+            sign: (options) => key.register(options, origin),
+          };
+        }),
+      );
+    }
   } finally {
     profiler.close();
   }
-  async function profileRound(round: number) {
-    const signedIn: { user: BenchUser; options: unknown }[] = [];
-    await window("authentication/challenge", users.length, () =>
-      inParallel(users, async (user) => {
-        const options = await call(target, "authentication/challenge", { username: user.username }, user.ip, []);
-        signedIn.push({ user, options });
-      }),
-    );
-    const assertions = await Promise.all(
-      signedIn.map(async ({ user, options }) => ({
-        user,
-        credential: await user.authenticator.assert(options as never, { origin: target.origin }),
-      })),
-    );
-    await window("authentication/verify", assertions.length, () =>
-      inParallel(assertions, async ({ user, credential }) => {
-        await call(target, "authentication/verify", { credential }, user.ip, []);
-      }),
-    );
-
-    const keys = await generateAuthenticators(users.length);
-    const names = keys.map((key, i) => ({ key, username: `bench-profile-${round}-${i}`, ip: clientIp(200_000 + i) }));
-    const created: { key: SoftAuthenticator; ip: string; options: unknown }[] = [];
-    await window("registration/challenge", names.length, () =>
-      inParallel(names, async ({ key, username, ip }) => {
-        const options = await call(target, "registration/challenge", { username, displayName: username }, ip, []);
-        created.push({ key, ip, options });
-      }),
-    );
-    const attestations = await Promise.all(
-      created.map(async ({ key, ip, options }) => ({
-        ip,
-        credential: await key.register(options as never, { origin: target.origin }),
-      })),
-    );
-    await window("registration/verify", attestations.length, () =>
-      inParallel(attestations, async ({ ip, credential }) => {
-        await call(target, "registration/verify", { credential }, ip, [], 201);
-      }),
-    );
-  }
-  return [...totals].map(([route, byCategory]) => {
-    const n = Math.max(1, counts.get(route) ?? 1);
-    const perCall = [...byCategory]
-      .map(([category, ms]) => ({ category, ms: Math.round((ms / n) * 1000) / 1000 }))
-      .sort((a, b) => b.ms - a.ms);
-    const workerMs = perCall.filter((c) => !notTheWorkers.has(c.category)).reduce((sum, c) => sum + c.ms, 0);
-    return { target: target.name, route, calls: n, workerMs: Math.round(workerMs * 100) / 100, byCategory: perCall };
+  return [...sampled].map(([route, { calls, ms }]) => {
+    const byCategory = [...ms]
+      .map(([category, total]) => ({ category, ms: Math.round((total / calls) * 1000) / 1000 }))
+      .sort((x, y) => y.ms - x.ms);
+    const workerMs = byCategory.filter((c) => !notTheWorkers.has(c.category)).reduce((sum, c) => sum + c.ms, 0);
+    return { target: target.name, route, calls, workerMs: Math.round(workerMs * 100) / 100, byCategory };
   });
 }
 
@@ -287,7 +282,7 @@ function readsD1AtReplica(): boolean {
       const path = join(dir, name);
       return statSync(path).isDirectory() ? files(path) : path.endsWith(".ts") ? [path] : [];
     });
-  return files("src").some((path) => /\.withSession\(\s*(?!["']first-primary)/.test(readFileSync(path, "utf8")));
+  return files("src").some((path) => /\.withSession\((?!\s*["']first-primary)/.test(readFileSync(path, "utf8")));
 }
 
 async function main() {
