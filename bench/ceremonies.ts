@@ -9,17 +9,10 @@ import type {
 import { parseWaitPath, type RoundTripKind } from "../src/observability/round-trip-header";
 import { SoftAuthenticator } from "../test/authenticator/soft-authenticator";
 
-export const endpoints = [
-  "registration/challenge",
-  "registration/verify",
-  "authentication/challenge",
-  "authentication/verify",
-] as const;
-export type Endpoint = (typeof endpoints)[number];
+export type Endpoint = `${"registration" | "authentication"}/${"challenge" | "verify"}`;
 
 export type CallRecord = {
-  /** One of `endpoints`, or another name for requests outside the ceremonies. */
-  endpoint: string;
+  endpoint: Endpoint;
   ms: number;
   ok: boolean;
   status: number;

@@ -1,5 +1,8 @@
 // Turns a run's measurements into the tables `npm run bench` prints (Markdown: the same text goes
 // into .bench/report.md, and its tables into BENCHMARKS.md).
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { RoundTripKind } from "../src/observability/round-trip-header";
 import type { LatencySummary } from "./load";
 import { type Design, edgeNetworks, type ModelRow } from "./model";
@@ -247,4 +250,17 @@ export function renderReport(r: BenchResults): string {
     ),
   );
   return out.join("\n");
+}
+
+/** BENCHMARKS.md: everything after this line is the last full run's report. */
+const TABLES_MARKER = "<!-- tables: written by `npm run bench -- --write` -->";
+
+/** Replaces everything after the marker line of a Markdown page with the report, formatted as Biome would. */
+export function writeTablesInto(file: string, report: string): void {
+  const page = readFileSync(file, "utf8");
+  const at = page.indexOf(TABLES_MARKER);
+  if (at < 0) throw new Error(`${file} has no line ${TABLES_MARKER}`);
+  writeFileSync(file, `${page.slice(0, at + TABLES_MARKER.length)}\n\n${report}\n`);
+  // `npm run lint` checks Markdown too: pad the tables as Biome would.
+  execFileSync(join("node_modules", ".bin", "biome"), ["format", "--write", file], { stdio: "ignore" });
 }

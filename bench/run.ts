@@ -30,14 +30,13 @@ import {
 import { type LoadResult, runLoad, runOpenLoop, summarize } from "./load";
 import { type Design, latencyTable, todaysDesign } from "./model";
 import { notTheWorkers, openProfiler } from "./profile";
-import { type BenchResults, type Cell, median, type RouteCpu, renderReport } from "./report";
+import { type BenchResults, type Cell, median, type RouteCpu, renderReport, writeTablesInto } from "./report";
 import { freePort, killEverythingNow, type RunningServer, shutDown, startWranglerDev, stopEverything } from "./servers";
 
 const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
 const writeBenchmarks = process.argv.includes("--write");
 if (smoke && writeBenchmarks) throw new Error("--write takes a full run's figures, not --smoke's");
-/** BENCHMARKS.md: everything after this line is the last full run's report. */
-const TABLES_MARKER = "<!-- tables: written by `npm run bench -- --write` -->";
+
 const settings = smoke
   ? { reps: 1, cellSeconds: 1, users: 16, openLoopSeconds: 1, profileRounds: 1, warmupSeconds: 0.5 }
   : { reps: 3, cellSeconds: 5, users: 64, openLoopSeconds: 6, profileRounds: 3, warmupSeconds: 3 };
@@ -397,10 +396,7 @@ async function main() {
   // Speed is reported, never asserted; failed ceremonies mean the figures are not of working code.
   if (failed.length > 0) process.exitCode = 1;
   else if (writeBenchmarks) {
-    const page = readFileSync("BENCHMARKS.md", "utf8");
-    const at = page.indexOf(TABLES_MARKER);
-    if (at < 0) throw new Error(`BENCHMARKS.md has no line ${TABLES_MARKER}`);
-    writeFileSync("BENCHMARKS.md", `${page.slice(0, at + TABLES_MARKER.length)}\n\n${report}\n`);
+    writeTablesInto("BENCHMARKS.md", report);
     say("wrote the tables into BENCHMARKS.md");
   }
 }
