@@ -318,7 +318,7 @@ async function main() {
   for (const { scenario, concurrency } of cells) {
     for (let rep = 0; rep < settings.reps; rep++) {
       // Enough keys for the fastest server's whole cell, made before the clock starts.
-      const keys = scenario === "sign-up" ? await generateAuthenticators(smoke ? 40 : 4_000) : [];
+      const keys = scenario === "sign-up" ? await generateAuthenticators(smoke ? 40 : 2_000) : [];
       for (const { target, server } of servers) {
         const { result, processCpuMs } = await withProcessCpu(server, () =>
           scenario === "sign-in"
