@@ -10,7 +10,13 @@ import {
   signInMs,
   todaysDesign,
 } from "../bench/model";
-import { formatRoundTrips, parseWaitPath, type RoundTripKind } from "../src/observability/round-trip-header";
+import {
+  formatRoundTrips,
+  parseRoundTrips,
+  parseWaitPath,
+  type RoundTripKind,
+} from "../src/observability/round-trip-header";
+import { RoundTripCounter } from "../src/observability/storage-round-trips";
 
 // The benchmark's modelled edge latency (bench/model.ts): pure arithmetic over the waits and CPU
 // the bench measures, checked here without a server.
@@ -71,5 +77,19 @@ describe("the waits the instrumentation reports (Server-Timing `path`)", () => {
     expect(parseWaitPath(header)).toEqual([["limiter"], ["challenge", "d1-read"], ["d1-write"]]);
     expect(parseWaitPath(formatRoundTrips(new Map(), []))).toEqual([]);
     expect(parseWaitPath('waits;desc="2"')).toBeNull();
+  });
+
+  it("leaves out a wait still open when the response is ready (work the response did not wait for)", async () => {
+    const counter = new RoundTripCounter();
+    await Promise.all([counter.time("limiter", async () => {}), counter.time("d1-read", async () => {})]);
+    let finish = () => {};
+    const background = counter.time("d1-write", () => new Promise<void>((resolve) => (finish = resolve)));
+    const header = counter.serverTiming();
+    finish();
+    await background;
+    expect(parseWaitPath(header)).toEqual([["limiter", "d1-read"]]);
+    expect(parseRoundTrips(header)).toMatchObject({ "d1-write": 1, waits: 1 });
+    // Once it has finished before the response, it is a wait like any other.
+    expect(parseWaitPath(counter.serverTiming())).toEqual([["limiter", "d1-read"], ["d1-write"]]);
   });
 });

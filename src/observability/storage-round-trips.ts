@@ -12,19 +12,24 @@ export class RoundTripCounter {
     roundTripKinds.map((kind) => [kind, { calls: 0, ms: 0 }]),
   );
   #inFlight = 0;
-  /** Per wait, the kinds of the calls in flight during it (what `npm run bench` models latency from). */
+  /**
+   * Per wait (a stretch with calls in flight), the kinds of its calls that have finished: what
+   * `npm run bench` models latency from. Read when the response is ready, so work the response
+   * did not wait for (still in flight then, e.g. handed to waitUntil) is not a wait.
+   */
   readonly #path: Set<RoundTripKind>[] = [];
 
   async time<T>(kind: RoundTripKind, call: () => Promise<T>): Promise<T> {
     const entry = this.#counts.get(kind) ?? { calls: 0, ms: 0 };
     entry.calls += 1;
     if (this.#inFlight++ === 0) this.#path.push(new Set());
-    this.#path.at(-1)?.add(kind);
+    const wait = this.#path.at(-1);
     const started = performance.now();
     try {
       return await call();
     } finally {
       this.#inFlight -= 1;
+      wait?.add(kind);
       // Workers clocks advance across I/O, which is exactly what is being timed here.
       entry.ms += performance.now() - started;
       this.#counts.set(kind, entry);
@@ -33,7 +38,10 @@ export class RoundTripCounter {
 
   /** `Server-Timing` value: one metric per kind, the call count as its description. */
   serverTiming(): string {
-    return formatRoundTrips(this.#counts, this.#path);
+    return formatRoundTrips(
+      this.#counts,
+      this.#path.filter((wait) => wait.size > 0),
+    );
   }
 }
 
