@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   type Call,
@@ -16,7 +17,7 @@ import {
   parseWaitPath,
   type RoundTripKind,
 } from "../src/observability/round-trip-header";
-import { RoundTripCounter } from "../src/observability/storage-round-trips";
+import { countedD1, RoundTripCounter } from "../src/observability/storage-round-trips";
 
 // The benchmark's modelled edge latency (bench/model.ts): pure arithmetic over the waits and CPU
 // the bench measures, checked here without a server.
@@ -91,5 +92,12 @@ describe("the waits the instrumentation reports (Server-Timing `path`)", () => {
     expect(parseRoundTrips(header)).toMatchObject({ "d1-write": 1, waits: 1 });
     // Once it has finished before the response, it is a wait like any other.
     expect(parseWaitPath(counter.serverTiming())).toEqual([["limiter", "d1-read"], ["d1-write"]]);
+  });
+
+  it("counts D1 queries made through a Sessions API session", async () => {
+    const counter = new RoundTripCounter();
+    const session = countedD1(env.DB, counter).withSession("first-unconstrained");
+    await session.prepare("SELECT 1").first();
+    expect(parseWaitPath(counter.serverTiming())).toEqual([["d1-read"]]);
   });
 });

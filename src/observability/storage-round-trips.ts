@@ -85,6 +85,11 @@ export function countedD1(d1: D1Database, counter: RoundTripCounter): D1Database
         };
       }
       if (property === "exec") return (sql: string) => counter.time("d1-write", () => target.exec(sql));
+      // A Sessions API session (reads may go to a replica) has the same prepare and batch: counted alike.
+      if (property === "withSession") {
+        return (...args: Parameters<D1Database["withSession"]>) =>
+          countedD1(target.withSession(...args) as unknown as D1Database, counter);
+      }
       return value.bind(target);
     },
   });
