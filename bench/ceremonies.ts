@@ -6,7 +6,7 @@ import type {
   PublicKeyCredentialCreationOptionsJSON,
   PublicKeyCredentialRequestOptionsJSON,
 } from "@simplewebauthn/server";
-import { parseWaitPath, type RoundTripKind } from "../src/observability/round-trip-header";
+import { parseWaitPath, type WaitLabel } from "../src/observability/round-trip-header";
 import { SoftAuthenticator } from "../test/authenticator/soft-authenticator";
 
 export type Endpoint = `${"registration" | "authentication"}/${"challenge" | "verify"}`;
@@ -17,7 +17,7 @@ export type CallRecord = {
   ok: boolean;
   status: number;
   /** The storage waits the server reported, in order (only with BENCH_INSTRUMENTATION). */
-  waits: RoundTripKind[][] | null;
+  waits: WaitLabel[][] | null;
 };
 
 /** One server under test: where to send requests, the web origin its clients run on, its connections. */

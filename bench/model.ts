@@ -7,8 +7,11 @@
 // round trip waited on in it (calls made together cost the slowest of them, not their sum).
 // A sign-in is two calls (options, then verify); the client's own signing is left out.
 
-/** Kinds of storage a call waits on (src/observability/round-trip-header.ts). */
-export type StorageKind = "limiter" | "challenge" | "d1-read" | "d1-write";
+/**
+ * What a call waits on (`WaitLabel` in src/observability/round-trip-header.ts): Durable Objects,
+ * D1 reads and writes at the primary, and reads through a D1 session, which a replica may serve.
+ */
+export type StorageKind = "limiter" | "challenge" | "d1-read" | "d1-write" | "d1-session-read";
 
 export type Call = {
   route: string;
@@ -18,8 +21,8 @@ export type Call = {
   cpuMs: number;
 };
 
-/** One design of the sign-in: its calls, and whether its D1 reads may go to a nearby replica. */
-export type Design = { name: string; calls: Call[]; d1ReadsAtReplica: boolean };
+/** One design of the sign-in: its calls, in order. */
+export type Design = { name: string; calls: Call[] };
 
 /** Round trips in ms. */
 export type Network = {
@@ -28,29 +31,25 @@ export type Network = {
   clientMs: number;
   /** Durable Objects (the limiter, challenge objects). */
   objectsMs: number;
-  /** D1's primary: every write, and reads unless they can go to a replica. */
+  /** D1's primary: every write, and reads outside a session. */
   d1PrimaryMs: number;
-  /** A D1 read replica (Sessions API); used only by designs whose reads go there. */
+  /** A D1 read replica, for reads through a Sessions API session. */
   d1ReplicaMs: number;
 };
 
-export function storageMs(kind: StorageKind, network: Network, design: Design): number {
+export function storageMs(kind: StorageKind, network: Network): number {
   if (kind === "limiter" || kind === "challenge") return network.objectsMs;
-  if (kind === "d1-read" && design.d1ReadsAtReplica) return network.d1ReplicaMs;
-  return network.d1PrimaryMs;
+  return kind === "d1-session-read" ? network.d1ReplicaMs : network.d1PrimaryMs;
 }
 
-export function callMs(call: Call, network: Network, design: Design): number {
-  const waiting = call.waits.reduce(
-    (sum, wait) => sum + Math.max(0, ...wait.map((kind) => storageMs(kind, network, design))),
-    0,
-  );
+export function callMs(call: Call, network: Network): number {
+  const waiting = call.waits.reduce((sum, wait) => sum + Math.max(0, ...wait.map((k) => storageMs(k, network))), 0);
   return network.clientMs + call.cpuMs + waiting;
 }
 
 /** One sign-in (every call of the design, one after the other), ms. */
 export function signInMs(design: Design, network: Network): number {
-  return design.calls.reduce((sum, call) => sum + callMs(call, network, design), 0);
+  return design.calls.reduce((sum, call) => sum + callMs(call, network), 0);
 }
 
 /** Client round trip to the nearest colo in every edge column (typical for a client near a city). */
@@ -91,7 +90,6 @@ export const singleRegionNetworks: Network[] = [
  */
 export const todaysDesign: Design = {
   name: "today's design (recorded)",
-  d1ReadsAtReplica: false,
   calls: [
     { route: "authentication/challenge", waits: [["limiter"], ["d1-read"], ["challenge"]], cpuMs: 2.3 },
     { route: "authentication/verify", waits: [["limiter"], ["challenge", "d1-read"], ["d1-write"]], cpuMs: 2.8 },

@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RoundTripKind } from "../src/observability/round-trip-header";
+import type { WaitLabel } from "../src/observability/round-trip-header";
 import type { LatencySummary } from "./load";
 import { type Design, edgeNetworks, type ModelRow } from "./model";
 import { notTheWorkers } from "./profile";
@@ -34,7 +34,7 @@ export type BenchResults = {
   durationSeconds: number;
   machine: Record<string, string>;
   settings: Record<string, unknown>;
-  waits: Record<string, RoundTripKind[][]>;
+  waits: Record<string, WaitLabel[][]>;
   closed: Cell[];
   open: Cell[];
   cpu: RouteCpu[];
@@ -225,7 +225,7 @@ export function renderReport(r: BenchResults): string {
     r.designs
       .map(
         (d) =>
-          `- ${d.name}: ${d.calls.map((c) => `${c.route} ${c.waits.map((w) => w.join("+")).join(" → ") || "no waits"}, ${fmt(c.cpuMs, 2)} ms CPU`).join("; ")}; D1 reads ${d.d1ReadsAtReplica ? "at a replica" : "at the primary"}.`,
+          `- ${d.name}: ${d.calls.map((c) => `${c.route} ${c.waits.map((w) => w.join("+")).join(" → ") || "no waits"}, ${fmt(c.cpuMs, 2)} ms CPU`).join("; ")}.`,
       )
       .join("\n"),
   );

@@ -9,11 +9,11 @@
 // A watchdog ends the run (exit code 124) after 600 s, 180 s with --smoke (BENCH_WATCHDOG_SECONDS
 // sets another limit). However it ends, it stops every process group it started.
 // The report is printed (Markdown) and written with every figure to .bench/ (not committed).
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { generateSecrets } from "../scripts/secrets.mjs";
-import type { RoundTripKind } from "../src/observability/round-trip-header";
+import type { WaitLabel } from "../src/observability/round-trip-header";
 import type { SoftAuthenticator } from "../test/authenticator/soft-authenticator";
 import {
   authenticate,
@@ -193,7 +193,7 @@ async function measureWaits(target: Target) {
     return record.waits;
   };
   return {
-    ...(Object.fromEntries(calls.map((c) => [c.endpoint, waits(c)])) as Record<Endpoint, RoundTripKind[][]>),
+    ...(Object.fromEntries(calls.map((c) => [c.endpoint, waits(c)])) as Record<Endpoint, WaitLabel[][]>),
     "authentication/challenge (usernameless)": waits(usernameless[0]),
   };
 }
@@ -272,16 +272,6 @@ async function profileRoutes({ target, inspectorPort }: Server, users: BenchUser
     const workerMs = byCategory.filter((c) => !notTheWorkers.has(c.category)).reduce((sum, c) => sum + c.ms, 0);
     return { target: target.name, route, calls, workerMs: Math.round(workerMs * 100) / 100, byCategory };
   });
-}
-
-/** Whether this build reads D1 through the Sessions API (reads may go to a replica), from its source. */
-function readsD1AtReplica(): boolean {
-  const files = (dir: string): string[] =>
-    readdirSync(dir).flatMap((name) => {
-      const path = join(dir, name);
-      return statSync(path).isDirectory() ? files(path) : path.endsWith(".ts") ? [path] : [];
-    });
-  return files("src").some((path) => /\.withSession\((?!\s*["']first-primary)/.test(readFileSync(path, "utf8")));
 }
 
 async function main() {
@@ -364,7 +354,6 @@ async function main() {
     cpu.find((c) => c.target === target && c.route === route)?.workerMs ?? Number.NaN;
   const thisBuild: Design = {
     name: "this build (measured)",
-    d1ReadsAtReplica: readsD1AtReplica(),
     calls: (["authentication/challenge", "authentication/verify"] as const).map((route) => ({
       route,
       waits: waits[route],

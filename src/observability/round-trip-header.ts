@@ -10,6 +10,13 @@ export type RoundTripKind = (typeof roundTripKinds)[number];
  * in flight. Calls made together count as one wait; on the edge, latency grows with waits.
  */
 export type RoundTrips = Record<RoundTripKind | "waits", number>;
+
+/**
+ * What a wait in `path` names: the kinds, and `d1-session-read`, a D1 read made through a
+ * Sessions API session that may be served by a read replica (counted as a `d1-read` above).
+ */
+export const waitLabels = [...roundTripKinds, "d1-session-read"] as const;
+export type WaitLabel = (typeof waitLabels)[number];
 const metrics = [...roundTripKinds, "waits"] as const;
 
 /**
@@ -18,7 +25,7 @@ const metrics = [...roundTripKinds, "waits"] as const;
  */
 export function formatRoundTrips(
   counts: Map<RoundTripKind, { calls: number; ms: number }>,
-  path: ReadonlySet<RoundTripKind>[],
+  path: ReadonlySet<WaitLabel>[],
 ): string {
   const kinds = roundTripKinds.map((kind) => {
     const { calls, ms } = counts.get(kind) ?? { calls: 0, ms: 0 };
@@ -28,11 +35,11 @@ export function formatRoundTrips(
   return [...kinds, `waits;desc="${path.length}"`, `path;desc="${waitPath}"`].join(", ");
 }
 
-/** The `path` metric: per wait, the kinds of storage waited on together ([] when none). */
-export function parseWaitPath(header: string | null): RoundTripKind[][] | null {
+/** The `path` metric: per wait, the storage waited on together ([] when none). */
+export function parseWaitPath(header: string | null): WaitLabel[][] | null {
   const match = header?.match(/(?:^|,)\s*path;desc="([^"]*)"/);
   if (!match) return null;
-  const known = (kind: string): kind is RoundTripKind => (roundTripKinds as readonly string[]).includes(kind);
+  const known = (label: string): label is WaitLabel => (waitLabels as readonly string[]).includes(label);
   return (match[1] ?? "")
     .split("|")
     .filter(Boolean)

@@ -1,4 +1,4 @@
-import { formatRoundTrips, type RoundTripKind, roundTripKinds } from "./round-trip-header";
+import { formatRoundTrips, type RoundTripKind, roundTripKinds, type WaitLabel } from "./round-trip-header";
 
 // Readers of the header (tests) import it from here too.
 export { parseRoundTrips, type RoundTrips } from "./round-trip-header";
@@ -17,9 +17,9 @@ export class RoundTripCounter {
    * `npm run bench` models latency from. Read when the response is ready, so work the response
    * did not wait for (still in flight then, e.g. handed to waitUntil) is not a wait.
    */
-  readonly #path: Set<RoundTripKind>[] = [];
+  readonly #path: Set<WaitLabel>[] = [];
 
-  async time<T>(kind: RoundTripKind, call: () => Promise<T>): Promise<T> {
+  async time<T>(kind: RoundTripKind, call: () => Promise<T>, label: WaitLabel = kind): Promise<T> {
     const entry = this.#counts.get(kind) ?? { calls: 0, ms: 0 };
     entry.calls += 1;
     if (this.#inFlight++ === 0) this.#path.push(new Set());
@@ -29,7 +29,7 @@ export class RoundTripCounter {
       return await call();
     } finally {
       this.#inFlight -= 1;
-      wait?.add(kind);
+      wait?.add(label);
       // Workers clocks advance across I/O, which is exactly what is being timed here.
       entry.ms += performance.now() - started;
       this.#counts.set(kind, entry);
@@ -54,7 +54,10 @@ const kindOf = (sql: string): RoundTripKind =>
 const wrappedStatements = new WeakMap<object, { real: D1PreparedStatement; kind: RoundTripKind }>();
 
 /** A D1 binding whose every query, batch or exec counts as one read or one write round trip. */
-export function countedD1(d1: D1Database, counter: RoundTripCounter): D1Database {
+export function countedD1(d1: D1Database, counter: RoundTripCounter, session = false): D1Database {
+  // Reads in a session (unless it starts at the primary) may be served by a replica.
+  const time = <T>(kind: RoundTripKind, call: () => Promise<T>) =>
+    counter.time(kind, call, session && kind === "d1-read" ? "d1-session-read" : kind);
   const statement = (real: D1PreparedStatement, kind: RoundTripKind): D1PreparedStatement => {
     const wrapped = new Proxy(real, {
       get(target, property) {
@@ -62,7 +65,7 @@ export function countedD1(d1: D1Database, counter: RoundTripCounter): D1Database
         if (typeof value !== "function") return value;
         if (property === "bind") return (...values: unknown[]) => statement(target.bind(...values), kind);
         if (property === "first" || property === "all" || property === "raw" || property === "run") {
-          return (...args: unknown[]) => counter.time(kind, async () => Reflect.apply(value, target, args));
+          return (...args: unknown[]) => time(kind, async () => Reflect.apply(value, target, args));
         }
         return value.bind(target);
       },
@@ -81,14 +84,14 @@ export function countedD1(d1: D1Database, counter: RoundTripCounter): D1Database
         return (statements: D1PreparedStatement[]) => {
           const known = statements.map((s) => wrappedStatements.get(s) ?? { real: s, kind: "d1-write" as const });
           const kind = known.every((s) => s.kind === "d1-read") ? "d1-read" : "d1-write";
-          return counter.time(kind, () => target.batch(known.map((s) => s.real)));
+          return time(kind, () => target.batch(known.map((s) => s.real)));
         };
       }
-      if (property === "exec") return (sql: string) => counter.time("d1-write", () => target.exec(sql));
+      if (property === "exec") return (sql: string) => time("d1-write", () => target.exec(sql));
       // A Sessions API session (reads may go to a replica) has the same prepare and batch: counted alike.
       if (property === "withSession") {
         return (...args: Parameters<D1Database["withSession"]>) =>
-          countedD1(target.withSession(...args) as unknown as D1Database, counter);
+          countedD1(target.withSession(...args) as unknown as D1Database, counter, args[0] !== "first-primary");
       }
       return value.bind(target);
     },
