@@ -1,32 +1,34 @@
 // Full ceremonies over HTTP, as a browser with a passkey would run them: the software
-// authenticator from the tests signs, with keys generated before any clock starts.
+// authenticator from the tests signs, with keys generated before any clock starts. Requests go
+// through node:http with a keep-alive agent per target (one connection per concurrent client).
+import { Agent, request } from "node:http";
 import type {
   PublicKeyCredentialCreationOptionsJSON,
   PublicKeyCredentialRequestOptionsJSON,
 } from "@simplewebauthn/server";
-import { parseRoundTrips, type RoundTrips } from "../src/observability/round-trip-header";
+import { parseWaitPath, type WaitLabel } from "../src/observability/round-trip-header";
 import { SoftAuthenticator } from "../test/authenticator/soft-authenticator";
 
-export const endpoints = [
-  "registration/challenge",
-  "registration/verify",
-  "authentication/challenge",
-  "authentication/verify",
-] as const;
-export type Endpoint = (typeof endpoints)[number];
+export type Endpoint = `${"registration" | "authentication"}/${"challenge" | "verify"}`;
 
 export type CallRecord = {
-  /** One of `endpoints`, or another name for requests outside the ceremonies. */
-  endpoint: string;
+  endpoint: Endpoint;
   ms: number;
   ok: boolean;
   status: number;
-  /** Storage round trips the server reported (only with BENCH_INSTRUMENTATION). */
-  roundTrips: RoundTrips | null;
+  /** The storage waits the server reported, in order (only with BENCH_INSTRUMENTATION). */
+  waits: WaitLabel[][] | null;
 };
 
-/** One server under test: where to send requests and the web origin its clients run on. */
-export type Target = { name: string; url: string; origin: string };
+/** One server under test: where to send requests, the web origin its clients run on, its connections. */
+export type Target = { name: string; url: string; origin: string; agent: Agent };
+
+export const targetAt = (name: string, url: string, origin: string): Target => ({
+  name,
+  url,
+  origin,
+  agent: new Agent({ keepAlive: true, maxSockets: 64 }),
+});
 
 /** A bench user: a registered passkey, the client address it calls from. */
 export type BenchUser = { username: string; authenticator: SoftAuthenticator; ip: string };
@@ -47,7 +49,44 @@ export class CeremonyError extends Error {
  */
 export const CALL_TIMEOUT_MS = 15_000;
 
-async function call<T>(
+/** POST of a JSON body over the target's keep-alive connections: status, headers, body text. */
+function post(target: Target, path: string, body: string, ip: string) {
+  return new Promise<{ status: number; serverTiming: string | null; text: string }>((resolve, reject) => {
+    const req = request(
+      `${target.url}${path}`,
+      {
+        method: "POST",
+        agent: target.agent,
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          origin: target.origin,
+          // CF-Connecting-IP is how the edge names the client; under wrangler dev it passes
+          // through, so each simulated user gets its own rate-limit bucket, as real users would.
+          "cf-connecting-ip": ip,
+        },
+        timeout: CALL_TIMEOUT_MS,
+      },
+      (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        response.on("end", () => {
+          const timing = response.headers["server-timing"];
+          resolve({ status: response.statusCode ?? 0, serverTiming: typeof timing === "string" ? timing : null, text });
+        });
+        response.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`timed out after ${CALL_TIMEOUT_MS / 1000}s`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+export async function call<T>(
   target: Target,
   endpoint: Endpoint,
   body: unknown,
@@ -58,50 +97,23 @@ async function call<T>(
   const started = performance.now();
   let status = 0;
   let json: { data?: T; error?: { code: string } } | undefined;
-  let roundTrips: CallRecord["roundTrips"] = null;
+  let waits: CallRecord["waits"] = null;
   let failure = "";
   try {
-    const response = await fetch(`${target.url}/api/v1/${endpoint}`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        origin: target.origin,
-        // CF-Connecting-IP is how the edge names the client; under wrangler dev it passes
-        // through, so each simulated user gets its own rate-limit bucket, as real users would.
-        "cf-connecting-ip": ip,
-        // wrangler dev would gzip every answer in the proxy (on the edge that happens outside
-        // the Worker) and the baseline never does: compare the servers, not the compressors.
-        "accept-encoding": "identity",
-      },
-      body: JSON.stringify(body),
-      // Covers reading the body too.
-      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-    });
+    const response = await post(target, `/api/v1/${endpoint}`, JSON.stringify(body), ip);
     status = response.status;
-    roundTrips = parseRoundTrips(response.headers.get("server-timing"));
-    json = (await response.json()) as typeof json;
+    waits = parseWaitPath(response.serverTiming);
+    json = JSON.parse(response.text) as typeof json;
   } catch (error) {
     // A network error, a timeout or a non-JSON answer: status stays as read (0 if none).
-    failure = (error as Error).name === "TimeoutError" ? `timed out after ${CALL_TIMEOUT_MS / 1000}s` : "";
+    failure = (error as Error).message;
   }
   const ok = status === expectStatus && json?.data !== undefined;
-  calls.push({ endpoint, ms: performance.now() - started, ok, status, roundTrips });
+  calls.push({ endpoint, ms: performance.now() - started, ok, status, waits });
   if (!ok) {
-    throw new CeremonyError(calls, `${endpoint}: ${failure || `HTTP ${status} ${json?.error?.code ?? ""}`.trim()}`);
+    throw new CeremonyError(calls, `${endpoint}: ${`HTTP ${status} ${json?.error?.code ?? ""} ${failure}`.trim()}`);
   }
   return json?.data as T;
-}
-
-/** One options call on its own (e.g. for a name with no account, whose decoy ids nobody can sign for). */
-export async function optionsOnly(
-  target: Target,
-  endpoint: Endpoint,
-  body: unknown,
-  ip: string,
-): Promise<CallRecord[]> {
-  const calls: CallRecord[] = [];
-  await call(target, endpoint, body, ip, calls);
-  return calls;
 }
 
 /** Registration options, a fresh attestation, registration verify. */

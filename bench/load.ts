@@ -1,5 +1,6 @@
-// The load generator: a fixed number of workers, each running one ceremony after another
-// until the ceremony budget or the time budget is spent (whichever comes first).
+// The load generators. Closed loop: a fixed number of clients, each running one ceremony after
+// another until the ceremony or time budget is spent (throughput). Open loop: ceremonies started
+// at a fixed rate whatever the server does (latency at a given load, without coordinated omission).
 import { type CallRecord, CeremonyError } from "./ceremonies";
 
 export type LoadBudget = { concurrency: number; maxCeremonies: number; maxSeconds: number };
@@ -37,6 +38,50 @@ export async function runLoad(
 
   await Promise.all(Array.from({ length: budget.concurrency }, (_, id) => worker(id)));
   return { ...budget, elapsedSeconds: (performance.now() - started) / 1000, ceremonies };
+}
+
+/**
+ * Starts ceremony `index` every 1/rate s for `seconds`; each latency counts from when it was due
+ * to start, so a server that falls behind pays for its queue. `user(index)` names the user of a
+ * ceremony: one user's ceremonies run one after another (two sign-ins racing on one passkey's
+ * counter would rightly be refused), a wait that counts in the latency too.
+ */
+export async function runOpenLoop(
+  rate: number,
+  seconds: number,
+  user: (index: number) => number,
+  ceremony: (index: number) => Promise<CallRecord[]>,
+): Promise<LoadResult> {
+  const ceremonies: CeremonyRecord[] = [];
+  const lanes = new Map<number, Promise<void>>();
+  const started = performance.now();
+  const total = Math.max(1, Math.round(rate * seconds));
+  const all: Promise<void>[] = [];
+  for (let index = 0; index < total; index++) {
+    const due = started + (index * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const lane = user(index);
+    const run = (lanes.get(lane) ?? Promise.resolve()).then(async () => {
+      try {
+        const calls = await ceremony(index);
+        ceremonies.push({ ms: performance.now() - due, ok: true, calls });
+      } catch (error) {
+        const calls = error instanceof CeremonyError ? error.calls : [];
+        ceremonies.push({ ms: performance.now() - due, ok: false, calls, error: (error as Error).message });
+      }
+    });
+    lanes.set(lane, run);
+    all.push(run);
+  }
+  await Promise.all(all);
+  return {
+    concurrency: 0,
+    maxCeremonies: total,
+    maxSeconds: seconds,
+    elapsedSeconds: (performance.now() - started) / 1000,
+    ceremonies,
+  };
 }
 
 export type LatencySummary = {

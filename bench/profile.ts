@@ -1,42 +1,63 @@
-// `npm run bench -- --profile`: a V8 CPU profile of the Worker's isolate while it serves
-// ceremonies, taken through the DevTools inspector that `wrangler dev` exposes. The profile
-// (.bench/worker.cpuprofile) opens in Chrome DevTools; the summary says where the time went.
-// Profiling slows the Worker down: its figures are never mixed with the timed runs.
+// CPU inside the isolate: a V8 CPU profile taken through the DevTools inspector that `wrangler
+// dev` exposes, while the bench sends one kind of call at a time. Samples are attributed to the
+// module they ran in, read from the `// path/to/module` markers esbuild writes into an
+// unminified bundle, so the report can say how much of a call's CPU is our code and how much the
+// libraries'. Profiling slows the Worker down a little; these windows are never timed runs.
 
-type CallFrame = { functionName: string; scriptId: string; url: string; lineNumber: number; columnNumber: number };
-type ProfileNode = { id: number; callFrame: CallFrame };
+const SAMPLING_INTERVAL_US = 100;
+/** Generous: on a busy machine the inspector proxy can take seconds to answer. */
+const INSPECTOR_TIMEOUT_MS = 30_000;
+
+type CallFrame = { functionName: string; scriptId: string; url: string; lineNumber: number };
+type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
 export type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
 
-/** The profile, and the source of the scripts it sampled (to show what an anonymous function is). */
-export type CapturedProfile = { profile: CpuProfile; sources: Map<string, string[]> };
-
-export type ProfileSummary = {
-  /** Sampled ms per ceremony, by where it was spent. */
-  byCategory: { category: string; msPerCeremony: number }[];
-  /** The functions with the most time of their own (not counting what they call). */
-  topFunctions: { function: string; source: string; msPerCeremony: number }[];
+export type Profiler = {
+  /** Profiles while `run` runs; returns sampled ms by where it was spent (see `attribute`). */
+  during(run: () => Promise<void>): Promise<Map<string, number>>;
+  close(): void;
 };
 
-/** Connects to the inspector, profiles while `run` runs, and returns the profile. */
-export async function profileWhile(inspectorPort: number, run: () => Promise<void>): Promise<CapturedProfile> {
-  const listing = await fetch(`http://127.0.0.1:${inspectorPort}/json`, { signal: AbortSignal.timeout(5_000) });
-  const targets = (await listing.json()) as {
-    webSocketDebuggerUrl: string;
-  }[];
-  const url = targets[0]?.webSocketDebuggerUrl;
+/** One inspector session for all of a server's profiles (a connection per window is slow to set up under load). */
+export async function openProfiler(inspectorPort: number): Promise<Profiler> {
+  const inspector = await connect(inspectorPort);
+  const modules = new Map<string, ModuleStarts>();
+  await inspector.send("Profiler.enable");
+  await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
+  return {
+    async during(run) {
+      await inspector.send("Profiler.start");
+      await run();
+      const { profile } = await inspector.send<{ profile: CpuProfile }>("Profiler.stop");
+      // The debugger only between windows: it would slow the Worker down while being measured.
+      const unread = [...new Set(profile.nodes.map((node) => node.callFrame.scriptId))].filter(
+        (id) => id !== "0" && !modules.has(id),
+      );
+      if (unread.length > 0) {
+        await inspector.send("Debugger.enable");
+        for (const scriptId of unread) {
+          const { scriptSource } = await inspector.send<{ scriptSource?: string }>("Debugger.getScriptSource", {
+            scriptId,
+          });
+          modules.set(scriptId, moduleStarts(scriptSource ?? ""));
+        }
+        await inspector.send("Debugger.disable");
+      }
+      return attribute(profile, modules);
+    },
+    close: () => inspector.close(),
+  };
+}
+
+async function connect(port: number) {
+  const listing = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(INSPECTOR_TIMEOUT_MS) });
+  const url = ((await listing.json()) as { webSocketDebuggerUrl: string }[])[0]?.webSocketDebuggerUrl;
   if (!url) throw new Error("no inspector target");
   // The inspector proxy refuses a WebSocket without an Origin; Node's WebSocket takes headers here.
   const socket = new WebSocket(url, { headers: { origin: "http://127.0.0.1" } } as unknown as string[]);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("inspector connection timed out")), 5_000);
-    socket.addEventListener(
-      "open",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+    const timer = setTimeout(() => reject(new Error("inspector connection timed out")), INSPECTOR_TIMEOUT_MS);
+    socket.addEventListener("open", () => resolve(clearTimeout(timer)), { once: true });
     socket.addEventListener("error", () => reject(new Error("inspector connection failed")), { once: true });
   });
   let nextId = 0;
@@ -45,10 +66,10 @@ export async function profileWhile(inspectorPort: number, run: () => Promise<voi
     const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
     if (message.id !== undefined) waiting.get(message.id)?.(message.result);
   });
-  // Stopping the profiler serialises the whole profile: give it time, but not forever.
   const send = <T>(method: string, params: Record<string, unknown> = {}) =>
     new Promise<T>((resolve, reject) => {
       const id = ++nextId;
+      // Stopping the profiler serialises the whole profile: give it time, but not forever.
       const timer = setTimeout(() => {
         waiting.delete(id);
         reject(new Error(`inspector: no answer to ${method} within 30s`));
@@ -60,61 +81,108 @@ export async function profileWhile(inspectorPort: number, run: () => Promise<voi
       });
       socket.send(JSON.stringify({ id, method, params }));
     });
-  try {
-    await send("Profiler.enable");
-    await send("Profiler.setSamplingInterval", { interval: 200 });
-    await send("Profiler.start");
-    await run();
-    const { profile } = await send<{ profile: CpuProfile }>("Profiler.stop");
-    // The debugger only after profiling: it would slow the Worker down while being measured.
-    await send("Debugger.enable");
-    const sources = new Map<string, string[]>();
-    for (const scriptId of new Set(profile.nodes.map((node) => node.callFrame.scriptId))) {
-      if (scriptId === "0") continue;
-      const { scriptSource } = await send<{ scriptSource?: string }>("Debugger.getScriptSource", { scriptId });
-      if (scriptSource) sources.set(scriptId, scriptSource.split("\n"));
-    }
-    return { profile, sources };
-  } finally {
-    socket.close();
-  }
+  return { send, close: () => socket.close() };
 }
 
-export function summarizeProfile({ profile, sources }: CapturedProfile, ceremonies: number): ProfileSummary {
-  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
-  const byCategory = new Map<string, number>();
-  const byFunction = new Map<string, { function: string; source: string; micros: number }>();
-  profile.samples.forEach((nodeId, i) => {
-    const frame = nodes.get(nodeId)?.callFrame;
-    const micros = profile.timeDeltas[i] ?? 0;
-    if (!frame) return;
-    const category =
-      frame.url === ""
-        ? frame.functionName.startsWith("(")
-          ? frame.functionName
-          : // Calls into the runtime (RPC to Durable Objects, crypto, SQLite) show up as native frames
-            // or, for RPC stubs, inside the JavaScript function that makes the call.
-            "runtime (native) calls"
-        : frame.url.startsWith("cloudflare-internal:")
-          ? "runtime JavaScript (D1 client)"
-          : "Worker JavaScript (our code, its libraries, and the RPC calls they make)";
-    byCategory.set(category, (byCategory.get(category) ?? 0) + micros);
-    const key = `${frame.functionName}@${frame.scriptId}:${frame.lineNumber}:${frame.columnNumber}`;
-    // The start of the line the function begins on, e.g. `var rateLimit = createMiddleware(async (c, next) => {`.
-    const line = sources.get(frame.scriptId)?.[frame.lineNumber]?.trim() ?? "";
-    const source = line.length > 90 ? `${line.slice(0, 90)}…` : line;
-    const entry = byFunction.get(key) ?? { function: frame.functionName || "(anonymous)", source, micros: 0 };
-    entry.micros += micros;
-    byFunction.set(key, entry);
+/** Module start lines of one script, sorted: [line, module path]. */
+type ModuleStarts = [number, string][];
+
+/** esbuild marks where each module starts in an unminified bundle: `// src/app.ts`, `// node_modules/hono/dist/…`. */
+export function moduleStarts(source: string): ModuleStarts {
+  const starts: ModuleStarts = [];
+  source.split("\n").forEach((line, index) => {
+    const marker = /^\/\/ ((?:\.\.\/)*[\w@.+-]+(?:\/[\w@.+-]+)*\.[cm]?[jt]sx?)$/.exec(line);
+    if (marker?.[1]) starts.push([index, marker[1]]);
   });
-  const perCeremony = (micros: number) => Math.round((micros / 1000 / Math.max(1, ceremonies)) * 1000) / 1000;
-  return {
-    byCategory: [...byCategory]
-      .sort((a, b) => b[1] - a[1])
-      .map(([category, micros]) => ({ category, msPerCeremony: perCeremony(micros) })),
-    topFunctions: [...byFunction.values()]
-      .sort((a, b) => b.micros - a.micros)
-      .slice(0, 25)
-      .map((f) => ({ function: f.function, source: f.source, msPerCeremony: perCeremony(f.micros) })),
+  return starts;
+}
+
+function moduleAt(starts: ModuleStarts | undefined, line: number): string | null {
+  let found: string | null = null;
+  for (const [start, path] of starts ?? []) {
+    if (start > line) break;
+    found = path;
+  }
+  return found;
+}
+
+/** Where a sample is counted, by the module of the frame it ran in. */
+export function categoryOf(path: string): string {
+  if (path.includes("src/durable-objects/")) return DURABLE_OBJECTS;
+  if (path.includes("wrangler/templates/") || path.includes(".wrangler/")) return DEV_WRAPPER;
+  const ours = /(?:^|\/)src\/([\w-]+)/.exec(path);
+  if (ours && !path.includes("node_modules/")) {
+    const area = ours[1] ?? "";
+    if (area === "middleware") return "ours: middleware";
+    if (area === "observability") return "ours: logs and metrics";
+    if (area === "crypto" || area === "config") return "ours: keys and configuration";
+    return "ours: routes, ceremonies, storage";
+  }
+  const pkg = /node_modules\/((?:@[\w.-]+\/)?[\w.-]+)/.exec(path)?.[1] ?? "";
+  if (
+    /^(@simplewebauthn|@peculiar|@levischuck|@hexagon|asn1js|pvtsutils|pvutils|tsyringe|tslib|reflect-metadata)/.test(
+      pkg,
+    )
+  ) {
+    return "library: @simplewebauthn/server (with its ASN.1, CBOR, X.509 parts)";
+  }
+  if (pkg === "hono" || pkg === "@hono/zod-validator") return "library: hono";
+  if (pkg === "zod" || pkg === "drizzle-orm" || pkg === "jose") return `library: ${pkg}`;
+  if (pkg) return "library: others";
+  // The peer's own code: its bundle names bench/peer-worker/worker.ts relative to its config.
+  return path === "worker.ts" ? "peer's own code (worker.ts)" : "other bundled code";
+}
+
+export const DURABLE_OBJECTS = "our Durable Objects (the objects' CPU on the edge, not the Worker's)";
+export const DEV_WRAPPER = "wrangler dev's wrapper (not on the edge)";
+export const GARBAGE_COLLECTION = "garbage collection";
+export const PROGRAM = "(program): the runtime, no JavaScript on the stack";
+/** Counted in the isolate's CPU but outside the Worker's own figure. */
+export const notTheWorkers = new Set([DURABLE_OBJECTS, DEV_WRAPPER]);
+
+/**
+ * The time one sample stands for. workerd samples an isolate only while it runs, so the delta
+ * before the first sample of a burst of work spans the idle gap before it: deltas are not CPU.
+ * Each sample counts for the sampler's actual period instead, the median delta within bursts.
+ */
+export function samplePeriodMs(profile: CpuProfile): number {
+  const inBursts = profile.timeDeltas.filter((d) => d > 0 && d <= 10 * SAMPLING_INTERVAL_US).sort((a, b) => a - b);
+  return (inBursts[inBursts.length >> 1] ?? SAMPLING_INTERVAL_US) / 1000;
+}
+
+/**
+ * Sampled ms by category. A sample in native code or the runtime's own JavaScript (crypto,
+ * D1 and RPC clients) is counted where it was called from; anything in a Durable Object's stack
+ * is the object's. `(idle)` and `(program)` (the thread outside this isolate) are left out.
+ */
+export function attribute(profile: CpuProfile, modules: Map<string, ModuleStarts>): Map<string, number> {
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const categoryOfNode = new Map<number, string | null>();
+  const resolve = (id: number): string | null => {
+    if (categoryOfNode.has(id)) return categoryOfNode.get(id) ?? null;
+    const frame = nodes.get(id)?.callFrame;
+    let category: string | null = null;
+    if (frame?.functionName === "(garbage collector)") category = GARBAGE_COLLECTION;
+    else if (frame?.functionName === "(program)") category = PROGRAM;
+    else if (frame && !frame.functionName.startsWith("(")) {
+      const path = moduleAt(modules.get(frame.scriptId), frame.lineNumber);
+      const own = path ? categoryOf(path) : null;
+      const up = parent.get(id);
+      const caller = up === undefined ? null : resolve(up);
+      // A Durable Object's stack is the object's all the way up; native and runtime frames are
+      // their caller's; the outermost frame with no module is the runtime's.
+      category = caller === DURABLE_OBJECTS ? caller : (own ?? caller ?? (frame.url ? "runtime" : "runtime (native)"));
+    }
+    categoryOfNode.set(id, category);
+    return category;
   };
+  const period = samplePeriodMs(profile);
+  const totals = new Map<string, number>();
+  for (const id of profile.samples) {
+    const category = resolve(id);
+    if (category) totals.set(category, (totals.get(category) ?? 0) + period);
+  }
+  return totals;
 }

@@ -1,233 +1,266 @@
-// Turns a run's measurements into the tables `npm run bench` prints (Markdown, so the same
-// text goes into .bench/report.md and BENCHMARKS.md).
-import type { RoundTripKind, RoundTrips } from "../src/observability/round-trip-header";
+// Turns a run's measurements into the tables `npm run bench` prints (Markdown: the same text goes
+// into .bench/report.md, and its tables into BENCHMARKS.md).
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { WaitLabel } from "../src/observability/round-trip-header";
 import type { LatencySummary } from "./load";
-import type { ProfileSummary } from "./profile";
-import type { CryptoLimit, DevServerFloor, StorageCallCost } from "./reference-points";
+import { type Design, edgeNetworks, type ModelRow } from "./model";
+import { notTheWorkers } from "./profile";
 
-export type Scenario = "authentication" | "registration";
-
-export type PhaseResult = {
+/** One run of one cell: closed loop (concurrency > 0) or open loop (concurrency 0). */
+export type Cell = LatencySummary & {
   target: string;
-  scenario: Scenario;
+  what: string;
   concurrency: number;
-  elapsedSeconds: number;
-  /** The whole ceremony (options + verify); then each endpoint. */
-  ceremony: LatencySummary;
-  endpoints: Record<string, LatencySummary>;
-  /** CPU ms per ceremony, by process (server processes and the load generator). */
-  cpuMsPerCeremony: Record<string, number>;
-  /** The first few distinct failure messages, to tell what went wrong. */
+  /** CPU of the Worker's workerd process per ceremony, from /proc (includes local D1 and Durable Objects). */
+  processCpuMs: number;
   errorSamples: string[];
 };
 
-export type RoundTripRow = {
-  call: string;
-  counts: RoundTrips;
-  /** Counts seen for this endpoint at concurrency 8: min and max (null when not measured under load). */
-  underLoad: { min: RoundTrips; max: RoundTrips } | null;
-  budget: Record<RoundTripKind, number>;
+/** Sampled CPU per call of one route in the isolate, by where it was spent. */
+export type RouteCpu = {
+  target: string;
+  route: string;
+  calls: number;
+  /** Everything but the Durable Objects' share and wrangler dev's wrapper. */
+  workerMs: number;
+  byCategory: { category: string; ms: number }[];
 };
-
-export type TargetCheck = { target: string; measured: string; met: boolean };
 
 export type BenchResults = {
   date: string;
   mode: "full" | "smoke";
-  machine: Record<string, string | number>;
+  durationSeconds: number;
+  machine: Record<string, string>;
   settings: Record<string, unknown>;
-  cryptoLimit: CryptoLimit[];
-  storageCalls: StorageCallCost[];
-  devServerFloor: DevServerFloor[];
-  phases: PhaseResult[];
-  ratios: {
-    scenario: Scenario;
-    concurrency: number;
-    throughputVsBaseline: number;
-    p99VsBaseline: number;
-    /** Our ceremonies/s over half the empty Worker's requests/s (a ceremony is two requests). */
-    vsDevServerFloor: number;
-    /** Our ceremonies/s over ES256 WebCrypto verifies/s in workerd (authentication only). */
-    vsCryptoLimit: number | null;
-    baselineVsCryptoLimit: number | null;
-  }[];
-  roundTrips: RoundTripRow[];
-  targets: TargetCheck[];
-  /** Only with --profile. */
-  profiles: ({ scenario: Scenario; file: string; ceremonies: number } & ProfileSummary)[];
+  waits: Record<string, WaitLabel[][]>;
+  closed: Cell[];
+  open: Cell[];
+  cpu: RouteCpu[];
+  designs: Design[];
+  model: ModelRow[];
 };
+
+/** The free plan's CPU limit per request. */
+export const FREE_PLAN_CPU_MS = 10;
+
+export function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
 
 const fmt = (value: number, digits = 1) =>
   Number.isFinite(value) ? value.toLocaleString("en-US", { maximumFractionDigits: digits }) : "–";
-const times = (value: number | null) => (value === null || !Number.isFinite(value) ? "–" : `${value.toFixed(2)}×`);
-const percent = (value: number | null) =>
-  value === null || !Number.isFinite(value) ? "–" : `${(value * 100).toFixed(1)} %`;
+const times = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : "–");
 
 function table(header: string[], rows: string[][]): string {
   const align = header.map((_, i) => (i === 0 ? ":--" : "--:"));
   return [header, align, ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }
 
-export function renderReport(results: BenchResults): string {
+const routes = ["authentication/challenge", "authentication/verify", "registration/challenge", "registration/verify"];
+const signIn = ["authentication/challenge", "authentication/verify"];
+
+export function renderReport(r: BenchResults): string {
   const out: string[] = [];
-  const m = results.machine;
+  const m = r.machine;
   out.push(
-    `Run ${results.date} (${results.mode}, ${results.settings.durationSeconds} s) on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB; ` +
-      `Node ${m.node}, workerd ${m.workerd}, wrangler ${m.wrangler}, @simplewebauthn/server ${m.simplewebauthn}; ` +
-      `local state on ${results.settings.localState}; load average before ${m.loadAverageBefore}, after ${m.loadAverageAfter}.`,
+    `Run ${r.date} (${r.mode}, ${r.durationSeconds} s) on ${m.cpus}; Node ${m.node}, workerd ${m.workerd}, ` +
+      `wrangler ${m.wrangler}, @simplewebauthn/server ${m.simplewebauthn}; state on ${r.settings.state}; ` +
+      `load average before ${m.loadBefore}, after ${m.loadAfter}. ${r.settings.reps} run(s) per cell, medians.`,
   );
 
-  out.push("\n### Reference points inside workerd\n");
+  const runsOf = (target: string, what: string, concurrency: number) =>
+    r.closed.filter((c) => c.target === target && c.what === what && c.concurrency === concurrency);
+  const cellKeys = [...new Set(r.closed.map((c) => `${c.what} c=${c.concurrency}`))];
+  out.push("\n### Throughput, closed loop (ceremonies/s; ours / peer)\n");
   out.push(
     table(
       [
-        "algorithm",
-        "crypto.subtle.verify per s",
-        "SimpleWebAuthn verifySignature per s (COSE decode + import + verify)",
+        "ceremony",
+        "peer /s",
+        "ours /s",
+        "ours / peer",
+        "p50 ms peer / ours",
+        "Worker process CPU ms/ceremony peer / ours",
+        "runs (peer; ours)",
       ],
-      results.cryptoLimit.map((c) => [c.algorithm, fmt(c.webcryptoPerSecond, 0), fmt(c.simplewebauthnPerSecond, 0)]),
+      cellKeys.map((key) => {
+        const [what = "", c = ""] = key.split(" c=");
+        const peer = runsOf("peer", what, Number(c));
+        const ours = runsOf("ours", what, Number(c));
+        const med = (cells: Cell[], pick: (c: Cell) => number) => median(cells.map(pick));
+        return [
+          key,
+          fmt(med(peer, (c) => c.perSecond)),
+          fmt(med(ours, (c) => c.perSecond)),
+          times(med(ours, (c) => c.perSecond) / med(peer, (c) => c.perSecond)),
+          `${fmt(med(peer, (c) => c.p50))} / ${fmt(med(ours, (c) => c.p50))}`,
+          `${fmt(
+            med(peer, (c) => c.processCpuMs),
+            2,
+          )} / ${fmt(
+            med(ours, (c) => c.processCpuMs),
+            2,
+          )}`,
+          `${peer.map((c) => fmt(c.perSecond, 0)).join(", ")}; ${ours.map((c) => fmt(c.perSecond, 0)).join(", ")}`,
+        ];
+      }),
     ),
   );
-  out.push("");
+
+  out.push(`\n### Latency at a fixed rate (open loop, ${r.settings.openLoopRate} sign-ins/s, medians of runs)\n`);
   out.push(
     table(
-      ["one storage call, locally", "latency ms", "CPU ms (Worker process)"],
-      results.storageCalls.map((s) => [s.call, fmt(s.latencyMs, 3), fmt(s.cpuMs, 3)]),
+      ["server", "p50 ms", "p90 ms", "p99 ms", "errors"],
+      ["peer", "ours"].map((target) => {
+        const runs = r.open.filter((c) => c.target === target);
+        const med = (pick: (c: Cell) => number) => median(runs.map(pick));
+        return [
+          target,
+          fmt(med((c) => c.p50)),
+          fmt(med((c) => c.p90)),
+          fmt(med((c) => c.p99)),
+          String(runs.reduce((s, c) => s + c.errors, 0)),
+        ];
+      }),
     ),
   );
-  out.push("");
-  const floorRoles = [...new Set(results.devServerFloor.flatMap((f) => Object.keys(f.cpuMsPerRequest)))];
+
+  const cpuOf = (target: string, route: string) => r.cpu.find((c) => c.target === target && c.route === route);
+  const worker = (target: string, route: string) => cpuOf(target, route)?.workerMs ?? Number.NaN;
+  const over = (ms: number) => (ms > FREE_PLAN_CPU_MS ? "**yes**" : "no");
+  out.push("\n### CPU in the isolate per call (ms, sampled; without Durable Objects and wrangler's wrapper)\n");
   out.push(
     table(
       [
-        "wrangler dev floor: empty Worker (behind the assets router, like ours)",
-        "requests/s",
-        "≈ 2-request ceremonies/s",
-        "p50 ms",
-        "p99 ms",
-        ...floorRoles.map((role) => `CPU ms/request: ${role}`),
+        "route",
+        "peer",
+        "ours",
+        "ours / peer",
+        `ours over ${FREE_PLAN_CPU_MS} ms (free plan)?`,
+        "ours: in our Durable Objects",
       ],
-      results.devServerFloor.map((f) => [
-        `c=${f.concurrency}`,
-        fmt(f.requests.perSecond),
-        fmt(f.requests.perSecond / 2),
-        fmt(f.requests.p50, 2),
-        fmt(f.requests.p99, 2),
-        ...floorRoles.map((role) => fmt(f.cpuMsPerRequest[role] ?? Number.NaN, 2)),
-      ]),
-    ),
-  );
-
-  for (const scenario of ["authentication", "registration"] as const) {
-    out.push(
-      `\n### ${scenario === "authentication" ? "Authentication" : "Registration"} ceremonies (challenge + verify)\n`,
-    );
-    const rows: string[][] = [];
-    for (const phase of results.phases.filter((p) => p.scenario === scenario)) {
-      const line = (what: string, s: LatencySummary) => [
-        `${phase.target} · c=${phase.concurrency} · ${what}`,
-        fmt(s.perSecond),
-        fmt(s.p50, 2),
-        fmt(s.p90, 2),
-        fmt(s.p99, 2),
-        fmt(s.max, 2),
-        String(s.errors),
-      ];
-      rows.push(line("**ceremony**", phase.ceremony));
-      for (const [endpoint, summary] of Object.entries(phase.endpoints)) rows.push(line(endpoint, summary));
-    }
-    out.push(table(["target · concurrency · what", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"], rows));
-  }
-
-  out.push("\n### Ratios\n");
-  out.push(
-    table(
-      [
-        "ceremony · concurrency",
-        "ceremonies/s vs baseline",
-        "p99 vs baseline",
-        "vs wrangler dev floor",
-        "vs ES256 crypto limit",
-        "baseline vs ES256 crypto limit",
-      ],
-      results.ratios.map((r) => [
-        `${r.scenario} · c=${r.concurrency}`,
-        times(r.throughputVsBaseline),
-        times(r.p99VsBaseline),
-        percent(r.vsDevServerFloor),
-        percent(r.vsCryptoLimit),
-        percent(r.baselineVsCryptoLimit),
-      ]),
-    ),
-  );
-
-  out.push("\n### CPU per ceremony, by process (ms)\n");
-  const roles = [...new Set(results.phases.flatMap((p) => Object.keys(p.cpuMsPerCeremony)))];
-  out.push(
-    table(
-      ["target · ceremony · concurrency", ...roles, "total"],
-      results.phases.map((p) => [
-        `${p.target} · ${p.scenario} · c=${p.concurrency}`,
-        ...roles.map((role) => (role in p.cpuMsPerCeremony ? fmt(p.cpuMsPerCeremony[role] ?? Number.NaN, 2) : "")),
+      routes.map((route) => [
+        route,
+        fmt(worker("peer", route), 2),
+        fmt(worker("ours", route), 2),
+        times(worker("ours", route) / worker("peer", route)),
+        over(worker("ours", route)),
         fmt(
-          Object.values(p.cpuMsPerCeremony).reduce((sum, ms) => sum + ms, 0),
+          cpuOf("ours", route)?.byCategory.find((c) => notTheWorkers.has(c.category) && c.category.includes("Durable"))
+            ?.ms ?? 0,
           2,
         ),
       ]),
     ),
   );
 
-  out.push("\n### Storage round trips per call (counted by BENCH_INSTRUMENTATION)\n");
-  const kinds = ["limiter", "challenge", "d1-read", "d1-write", "waits"] as const;
-  const cell = (row: RoundTripRow, kind: keyof RoundTrips) => {
-    const under = row.underLoad;
-    const spread =
-      under && under.min[kind] !== under.max[kind] ? ` (${under.min[kind]}–${under.max[kind]} under load)` : "";
-    return `${row.counts[kind]}${spread}`;
+  out.push("\n### Where a sign-in's CPU goes (options + verify, ms per sign-in)\n");
+  const split = (target: string) => {
+    const totals = new Map<string, number>();
+    for (const route of signIn) {
+      for (const { category, ms } of cpuOf(target, route)?.byCategory ?? [])
+        totals.set(category, (totals.get(category) ?? 0) + ms);
+    }
+    return totals;
   };
+  const peerSplit = split("peer");
+  const oursSplit = split("ours");
+  const categories = [...new Set([...oursSplit.keys(), ...peerSplit.keys()])].sort(
+    (a, b) => (oursSplit.get(b) ?? 0) - (oursSplit.get(a) ?? 0),
+  );
+  const group = (category: string) =>
+    notTheWorkers.has(category)
+      ? "not the Worker's"
+      : category.startsWith("ours") || category.startsWith("peer's")
+        ? "own code"
+        : category.startsWith("library")
+          ? "libraries"
+          : "runtime and GC";
+  const subtotal = (totals: Map<string, number>, name: string) =>
+    [...totals].filter(([category]) => group(category) === name).reduce((sum, [, ms]) => sum + ms, 0);
   out.push(
     table(
-      ["call", ...kinds, "budget (limiter/challenge/read/write)"],
-      results.roundTrips.map((row) => [
-        row.call,
-        ...kinds.map((kind) => cell(row, kind)),
-        (["limiter", "challenge", "d1-read", "d1-write"] as const).map((kind) => row.budget[kind]).join("/"),
+      ["where", "peer", "ours"],
+      ["own code", "libraries", "runtime and GC", "not the Worker's"].flatMap((name) => [
+        [`**${name}**`, `**${fmt(subtotal(peerSplit, name), 2)}**`, `**${fmt(subtotal(oursSplit, name), 2)}**`],
+        ...categories
+          .filter((category) => group(category) === name)
+          .map((category) => [
+            `  ${category}`,
+            fmt(peerSplit.get(category) ?? 0, 2),
+            fmt(oursSplit.get(category) ?? 0, 2),
+          ]),
       ]),
     ),
   );
+
+  out.push("\n### Storage waits per call (ours, from BENCH_INSTRUMENTATION; `+` = waited on together)\n");
   out.push(
-    "\n`waits`: times the request waited on storage with nothing else in flight (calls made together count once).",
+    table(
+      ["call", "waits", "in order"],
+      Object.entries(r.waits).map(([call, path]) => [
+        call,
+        String(path.length),
+        path.map((w) => w.join(" + ")).join(" → ") || "none",
+      ]),
+    ),
   );
 
+  out.push("\n### Modelled edge latency of one sign-in (ms, client's view)\n");
+  out.push(
+    table(
+      ["design", ...edgeNetworks.map((n) => n.name)],
+      r.model.map((row) => [row.design, ...row.cells.map((ms) => fmt(ms, 0))]),
+    ),
+  );
+  out.push("");
+  out.push(
+    r.designs
+      .map(
+        (d) =>
+          `- ${d.name}: ${d.calls.map((c) => `${c.route} ${c.waits.map((w) => w.join("+")).join(" → ") || "no waits"}, ${fmt(c.cpuMs, 2)} ms CPU`).join("; ")}.`,
+      )
+      .join("\n"),
+  );
+
+  const c8 = (target: string) => median(runsOf(target, "sign-in", 8).map((c) => c.perSecond));
+  const throughput = c8("ours") / c8("peer");
+  const cpuRatio =
+    signIn.reduce((s, route) => s + worker("ours", route), 0) /
+    signIn.reduce((s, route) => s + worker("peer", route), 0);
   out.push("\n### Targets (reported, never asserted)\n");
   out.push(
     table(
       ["target", "measured", "met"],
-      results.targets.map((t) => [t.target, t.measured, t.met ? "yes" : "**no**"]),
+      [
+        [
+          "sign-in throughput at c=8, ours / peer ≥ 0.5× (aim 0.8×)",
+          times(throughput),
+          throughput >= 0.5 ? "yes" : "**no**",
+        ],
+        ["Worker CPU per sign-in ≤ 1.5× the peer's", times(cpuRatio), cpuRatio <= 1.5 ? "yes" : "**no**"],
+      ],
     ),
   );
-
-  for (const profile of results.profiles) {
-    out.push(
-      `\n### CPU profile of the Worker isolate: ${profile.scenario} at c=8 (${profile.ceremonies} ceremonies, ${profile.file}; profiling slows it down)\n`,
-    );
-    out.push(
-      table(
-        ["where", "sampled ms per ceremony"],
-        profile.byCategory.map((c) => [c.category, fmt(c.msPerCeremony, 3)]),
-      ),
-    );
-    out.push("");
-    out.push(
-      table(
-        ["function (own time)", "where it starts in the bundle", "ms per ceremony"],
-        profile.topFunctions.map((f) => [
-          `\`${f.function}\``,
-          f.source ? `\`${f.source.replaceAll("|", "\\|").replaceAll("`", "'")}\`` : "",
-          fmt(f.msPerCeremony, 3),
-        ]),
-      ),
-    );
-  }
   return out.join("\n");
+}
+
+/** BENCHMARKS.md: everything after this line is the last full run's report. */
+const TABLES_MARKER = "<!-- tables: written by `npm run bench -- --write` -->";
+
+/** Replaces everything after the marker line of a Markdown page with the report, formatted as Biome would. */
+export function writeTablesInto(file: string, report: string): void {
+  const page = readFileSync(file, "utf8");
+  const at = page.indexOf(TABLES_MARKER);
+  if (at < 0) throw new Error(`${file} has no line ${TABLES_MARKER}`);
+  writeFileSync(file, `${page.slice(0, at + TABLES_MARKER.length)}\n\n${report}\n`);
+  // `npm run lint` checks Markdown too: pad the tables as Biome would.
+  execFileSync(join("node_modules", ".bin", "biome"), ["format", "--write", file], { stdio: "ignore" });
 }

@@ -1,5 +1,5 @@
-// Starts the servers a benchmark run drives (the Worker under `wrangler dev`, the Node baseline)
-// and stops them again. Everything they write (local D1 and Durable Object state, generated
+// Starts the servers a benchmark run drives (ours and the peer, each under `wrangler dev`) and
+// stops them again. Everything they write (local D1 and Durable Object state, generated
 // secrets, server logs) stays under the given directories. Loopback only.
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -112,17 +112,6 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Run
     return "wrangler (Node)";
   };
   return running(child, port, options.readyPath ?? "/", logPath, role);
-}
-
-/** The baseline server (bench/baseline-server.ts) in its own Node process. */
-export async function startBaseline(workDir: string): Promise<RunningServer> {
-  mkdirSync(workDir, { recursive: true });
-  const port = await freePort();
-  const logPath = join(workDir, "baseline.log");
-  const child = spawnGroup(bin("tsx"), ["bench/baseline-server.ts", String(port)], {
-    stdio: ["ignore", ...logTo(logPath)],
-  });
-  return running(child, port, "/api/v1/health", logPath, () => "baseline (Node)");
 }
 
 /** stdout and stderr straight into a file: the server's log lines never pass through (and cost) the bench. */

@@ -1,4 +1,4 @@
-import { formatRoundTrips, type RoundTripKind, roundTripKinds } from "./round-trip-header";
+import { formatRoundTrips, type RoundTripKind, roundTripKinds, type WaitLabel } from "./round-trip-header";
 
 // Readers of the header (tests) import it from here too.
 export { parseRoundTrips, type RoundTrips } from "./round-trip-header";
@@ -8,7 +8,8 @@ export { parseRoundTrips, type RoundTrips } from "./round-trip-header";
  * the one production use; the tests' fault injection (test/support/storage-faults.ts) another.
  */
 export type RoundTripObserver = {
-  time<T>(kind: RoundTripKind, call: () => Promise<T>): Promise<T>;
+  /** `label` says where a wait's call went (e.g. a read a replica may serve); `kind` by default. */
+  time<T>(kind: RoundTripKind, call: () => Promise<T>, label?: WaitLabel): Promise<T>;
 };
 
 /**
@@ -20,17 +21,24 @@ export class RoundTripCounter implements RoundTripObserver {
     roundTripKinds.map((kind) => [kind, { calls: 0, ms: 0 }]),
   );
   #inFlight = 0;
-  #waits = 0;
+  /**
+   * Per wait (a stretch with calls in flight), the kinds of its calls that have finished: what
+   * `npm run bench` models latency from. Read when the response is ready, so work the response
+   * did not wait for (still in flight then, e.g. handed to waitUntil) is not a wait.
+   */
+  readonly #path: Set<WaitLabel>[] = [];
 
-  async time<T>(kind: RoundTripKind, call: () => Promise<T>): Promise<T> {
+  async time<T>(kind: RoundTripKind, call: () => Promise<T>, label: WaitLabel = kind): Promise<T> {
     const entry = this.#counts.get(kind) ?? { calls: 0, ms: 0 };
     entry.calls += 1;
-    if (this.#inFlight++ === 0) this.#waits += 1;
+    if (this.#inFlight++ === 0) this.#path.push(new Set());
+    const wait = this.#path.at(-1);
     const started = performance.now();
     try {
       return await call();
     } finally {
       this.#inFlight -= 1;
+      wait?.add(label);
       // Workers clocks advance across I/O, which is exactly what is being timed here.
       entry.ms += performance.now() - started;
       this.#counts.set(kind, entry);
@@ -39,7 +47,10 @@ export class RoundTripCounter implements RoundTripObserver {
 
   /** `Server-Timing` value: one metric per kind, the call count as its description. */
   serverTiming(): string {
-    return formatRoundTrips(this.#counts, this.#waits);
+    return formatRoundTrips(
+      this.#counts,
+      this.#path.filter((wait) => wait.size > 0),
+    );
   }
 }
 
@@ -52,7 +63,10 @@ const kindOf = (sql: string): RoundTripKind =>
 const wrappedStatements = new WeakMap<object, { real: D1PreparedStatement; kind: RoundTripKind }>();
 
 /** A D1 binding whose every query, batch or exec counts as one read or one write round trip. */
-export function countedD1(d1: D1Database, counter: RoundTripObserver): D1Database {
+export function countedD1(d1: D1Database, counter: RoundTripObserver, session = false): D1Database {
+  // Reads in a session (unless it starts at the primary) may be served by a replica.
+  const time = <T>(kind: RoundTripKind, call: () => Promise<T>) =>
+    counter.time(kind, call, session && kind === "d1-read" ? "d1-session-read" : kind);
   const statement = (real: D1PreparedStatement, kind: RoundTripKind): D1PreparedStatement => {
     const wrapped = new Proxy(real, {
       get(target, property) {
@@ -60,7 +74,7 @@ export function countedD1(d1: D1Database, counter: RoundTripObserver): D1Databas
         if (typeof value !== "function") return value;
         if (property === "bind") return (...values: unknown[]) => statement(target.bind(...values), kind);
         if (property === "first" || property === "all" || property === "raw" || property === "run") {
-          return (...args: unknown[]) => counter.time(kind, async () => Reflect.apply(value, target, args));
+          return (...args: unknown[]) => time(kind, async () => Reflect.apply(value, target, args));
         }
         return value.bind(target);
       },
@@ -79,13 +93,14 @@ export function countedD1(d1: D1Database, counter: RoundTripObserver): D1Databas
         return (statements: D1PreparedStatement[]) => {
           const known = statements.map((s) => wrappedStatements.get(s) ?? { real: s, kind: "d1-write" as const });
           const kind = known.every((s) => s.kind === "d1-read") ? "d1-read" : "d1-write";
-          return counter.time(kind, () => target.batch(known.map((s) => s.real)));
+          return time(kind, () => target.batch(known.map((s) => s.real)));
         };
       }
-      if (property === "exec") return (sql: string) => counter.time("d1-write", () => target.exec(sql));
-      // A Sessions API session prepares and batches like the database: counted the same way.
+      if (property === "exec") return (sql: string) => time("d1-write", () => target.exec(sql));
+      // A Sessions API session (reads may go to a replica) has the same prepare and batch: counted alike.
       if (property === "withSession") {
-        return (...args: unknown[]) => countedD1(Reflect.apply(value, target, args) as D1Database, counter);
+        return (...args: Parameters<D1Database["withSession"]>) =>
+          countedD1(target.withSession(...args) as unknown as D1Database, counter, args[0] !== "first-primary");
       }
       return value.bind(target);
     },

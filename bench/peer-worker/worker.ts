@@ -1,11 +1,10 @@
-// The reference point: the passkey server a TypeScript developer would write without the edge —
-// plain Node HTTP, @simplewebauthn/server, in-memory maps, an ES256 session token from jose.
-// Same endpoints and envelope as the Worker, so the same load generator drives both. What it
-// leaves out is the point of the comparison: no rate limiting, no durable or shared storage, no
-// blind index or encryption of credential ids, no logs, no request validation beyond JSON.
-//
-//   tsx bench/baseline-server.ts <port>     (the origin it accepts is http://localhost:<port>)
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+// The peer `npm run bench` compares ours with: the passkey server a TypeScript developer would
+// write without the edge (@simplewebauthn/server, in-memory maps, an ES256 session token from
+// jose), as a Worker, so that it runs in the same wrangler dev and workerd as ours. Same endpoints
+// and envelope as ours, so the same client drives both. What it leaves out is the point of the
+// comparison: no rate limiting, no durable or shared storage (its maps live in one isolate and
+// vanish with it), no encryption or blind index of credential ids, no logs, no input validation
+// beyond JSON. The bench sets ORIGIN (the web origin its clients run on) with --var.
 import {
   type AuthenticationResponseJSON,
   type AuthenticatorTransport,
@@ -18,9 +17,7 @@ import {
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import { generateKeyPair, SignJWT } from "jose";
 
-const port = Number(process.argv[2] ?? 8788);
 const rpID = "localhost";
-const origin = `http://localhost:${port}`;
 const challengeTtlMs = 300_000;
 const sessionTtlSeconds = 900;
 
@@ -43,15 +40,14 @@ const usersByName = new Map<string, User>();
 const usersById = new Map<string, User>();
 const credentialsById = new Map<string, StoredCredential>();
 const challenges = new Map<string, PendingChallenge>();
-const { privateKey } = await generateKeyPair("ES256");
+let signingKey: Promise<CryptoKey> | undefined;
 
 class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
-    message: string,
   ) {
-    super(message);
+    super(code);
   }
 }
 
@@ -59,32 +55,34 @@ function takeChallenge(clientDataJSON: string, kind: PendingChallenge["kind"]) {
   const { challenge } = JSON.parse(isoBase64URL.toUTF8String(clientDataJSON)) as { challenge: string };
   const pending = challenges.get(challenge);
   challenges.delete(challenge);
-  if (!pending || pending.kind !== kind || pending.expiresAt < Date.now()) {
-    throw new HttpError(400, "INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
-  }
+  if (!pending || pending.kind !== kind || pending.expiresAt < Date.now())
+    throw new HttpError(400, "INVALID_CHALLENGE");
   return { challenge, pending };
 }
 
-const issueToken = (user: User) =>
-  new SignJWT({ username: user.username })
+async function issueToken(user: User) {
+  signingKey ??= generateKeyPair("ES256").then((pair) => pair.privateKey);
+  return new SignJWT({ username: user.username })
     .setProtectedHeader({ alg: "ES256" })
     .setSubject(user.id)
     .setAudience(rpID)
     .setIssuedAt()
     .setExpirationTime(`${sessionTtlSeconds}s`)
-    .sign(privateKey);
+    .sign(await signingKey);
+}
 
 type Body = Record<string, unknown>;
-const routes: Record<string, (body: Body) => Promise<[number, unknown]>> = {
+type PeerEnv = { ORIGIN: string };
+const routes: Record<string, (body: Body, origin: string) => Promise<[number, unknown]>> = {
   async "/api/v1/registration/challenge"(body) {
     const username = String(body.username ?? "")
       .trim()
       .toLowerCase();
-    if (!username) throw new HttpError(400, "VALIDATION_ERROR", "username is required");
-    if (usersByName.has(username)) throw new HttpError(409, "USERNAME_TAKEN", "This username is already registered");
+    if (!username) throw new HttpError(400, "VALIDATION_ERROR");
+    if (usersByName.has(username)) throw new HttpError(409, "USERNAME_TAKEN");
     const userId = isoBase64URL.fromBuffer(crypto.getRandomValues(new Uint8Array(16)));
     const options = await generateRegistrationOptions({
-      rpName: "Baseline",
+      rpName: "Peer",
       rpID,
       userName: username,
       userID: isoBase64URL.toBuffer(userId),
@@ -102,7 +100,7 @@ const routes: Record<string, (body: Body) => Promise<[number, unknown]>> = {
     return [200, options];
   },
 
-  async "/api/v1/registration/verify"(body) {
+  async "/api/v1/registration/verify"(body, origin) {
     const response = body.credential as RegistrationResponseJSON;
     const { challenge, pending } = takeChallenge(response.response.clientDataJSON, "registration");
     const verification = await verifyRegistrationResponse({
@@ -113,11 +111,9 @@ const routes: Record<string, (body: Body) => Promise<[number, unknown]>> = {
       requireUserVerification: false,
     }).catch(() => ({ verified: false as const, registrationInfo: undefined }));
     const info = verification.registrationInfo;
-    if (!verification.verified || !info) throw new HttpError(400, "REGISTRATION_FAILED", "Registration failed");
+    if (!verification.verified || !info) throw new HttpError(400, "REGISTRATION_FAILED");
     const username = pending.username ?? "";
-    if (usersByName.has(username) || credentialsById.has(info.credential.id)) {
-      throw new HttpError(409, "CONFLICT", "Already registered");
-    }
+    if (usersByName.has(username) || credentialsById.has(info.credential.id)) throw new HttpError(409, "CONFLICT");
     const user: User = { id: pending.userId ?? "", username, credentials: [] };
     const credential: StoredCredential = {
       id: info.credential.id,
@@ -148,13 +144,14 @@ const routes: Record<string, (body: Body) => Promise<[number, unknown]>> = {
     return [200, options];
   },
 
-  async "/api/v1/authentication/verify"(body) {
+  async "/api/v1/authentication/verify"(body, origin) {
     const response = body.credential as AuthenticationResponseJSON;
     const { challenge, pending } = takeChallenge(response.response.clientDataJSON, "authentication");
     const credential = credentialsById.get(response.id);
     const user = credential && usersById.get(credential.userId);
-    const failed = new HttpError(401, "AUTHENTICATION_FAILED", "Authentication failed");
-    if (!credential || !user || (pending.userId && pending.userId !== user.id)) throw failed;
+    if (!credential || !user || (pending.userId && pending.userId !== user.id)) {
+      throw new HttpError(401, "AUTHENTICATION_FAILED");
+    }
     const verification = await verifyAuthenticationResponse({
       response,
       expectedChallenge: challenge,
@@ -163,62 +160,34 @@ const routes: Record<string, (body: Body) => Promise<[number, unknown]>> = {
       requireUserVerification: false,
       credential: { id: credential.id, publicKey: credential.publicKey, counter: credential.counter },
     }).catch(() => ({ verified: false as const, authenticationInfo: undefined }));
-    if (!verification.verified || !verification.authenticationInfo) throw failed;
+    if (!verification.verified || !verification.authenticationInfo) throw new HttpError(401, "AUTHENTICATION_FAILED");
     credential.counter = verification.authenticationInfo.newCounter;
+    const token = await issueToken(user);
     return [
       200,
-      {
-        userId: user.id,
-        username: user.username,
-        credentialId: credential.id,
-        signCount: credential.counter,
-        token: await issueToken(user),
-      },
+      { userId: user.id, username: user.username, credentialId: credential.id, signCount: credential.counter, token },
     ];
   },
 };
 
-async function readJson(request: IncomingMessage): Promise<Body> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > 64 * 1024) throw new HttpError(413, "PAYLOAD_TOO_LARGE", "Request body too large");
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Body;
-  } catch {
-    throw new HttpError(400, "INVALID_REQUEST", "Body is not JSON");
-  }
-}
+const answer = (status: number, body: object) =>
+  Response.json({ ...body, timestamp: new Date().toISOString() }, { status });
 
-function send(response: ServerResponse, status: number, body: unknown) {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  response.end(text);
-}
-
-const server = createServer(async (request, response) => {
-  const timestamp = () => new Date().toISOString();
-  try {
-    const path = request.url ?? "/";
-    if (request.method === "GET" && path === "/api/v1/health") {
-      return send(response, 200, { status: "ok", data: { status: "healthy" }, timestamp: timestamp() });
+export default {
+  async fetch(request: Request, env: PeerEnv): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    try {
+      if (request.method === "GET" && pathname === "/api/v1/health") return answer(200, { status: "ok", data: {} });
+      const route = request.method === "POST" ? routes[pathname] : undefined;
+      if (!route) throw new HttpError(404, "NOT_FOUND");
+      const body = (await request.json().catch(() => {
+        throw new HttpError(400, "INVALID_REQUEST");
+      })) as Body;
+      const [status, data] = await route(body, env.ORIGIN);
+      return answer(status, { status: "ok", data });
+    } catch (error) {
+      const known = error instanceof HttpError ? error : new HttpError(500, "INTERNAL_ERROR");
+      return answer(known.status, { status: "error", error: { code: known.code } });
     }
-    const route = request.method === "POST" ? routes[path] : undefined;
-    if (!route) throw new HttpError(404, "NOT_FOUND", `No route for ${request.method} ${path}`);
-    const [status, data] = await route(await readJson(request));
-    send(response, status, { status: "ok", data, timestamp: timestamp() });
-  } catch (error) {
-    const known = error instanceof HttpError ? error : new HttpError(500, "INTERNAL_ERROR", "Internal error");
-    send(response, known.status, {
-      status: "error",
-      error: { code: known.code, message: known.message },
-      timestamp: timestamp(),
-    });
-  }
-});
-server.keepAliveTimeout = 30_000;
-server.listen(port, "127.0.0.1", () => console.log(`baseline listening on ${origin}`));
-for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => server.close(() => process.exit(0)));
+  },
+};
