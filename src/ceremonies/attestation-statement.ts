@@ -3,7 +3,7 @@ import { AsnParser } from "@peculiar/asn1-schema";
 import { X509Certificate } from "@peculiar/x509";
 import { cose, decodeCredentialPublicKey } from "@simplewebauthn/server/helpers";
 import { credentialPublicKeyRefusal } from "./credential-public-key";
-import { decodeWholeCBOR, MalformedCBOR } from "./strict-cbor";
+import { decodeStrictCBOR, decodeWholeCBOR, MalformedCBOR } from "./strict-cbor";
 import { parseCertifyInfo, parsePublicArea, TPMStructureError } from "./tpm-structures";
 
 /** The members an attestation statement may carry, and the CBOR type §8 gives each. */
@@ -57,10 +57,46 @@ function readAttestationObject(encoded: Uint8Array): AttestationObject {
   if (typeof fmt !== "string") throw new MalformedStatement("fmt_type");
   if (!(authData instanceof Uint8Array)) throw new MalformedStatement("authData_type");
   if (!(attStmt instanceof Map)) throw new MalformedStatement("attStmt_not_a_map");
+  checkAuthenticatorData(authData);
   const shape = STATEMENT_SHAPES[fmt];
   // An unknown format is SimpleWebAuthn's to refuse, by name; its statement has no shape to check.
   if (shape) checkShape(fmt, attStmt, shape);
   return { fmt, attStmt, authData };
+}
+
+const FLAG_AT = 0x40;
+const FLAG_ED = 0x80;
+
+/**
+ * Authenticator data (WebAuthn §6.1) of a registration: rpIdHash, flags, counter, the attested
+ * credential data (which a registration must carry), then the extensions map exactly when ED
+ * says so, and nothing after. The credential key's and the extensions' lengths are those of
+ * their strict CBOR encodings: the library measures the key by re-encoding what it decoded.
+ */
+function checkAuthenticatorData(authData: Uint8Array) {
+  const truncated = () => new MalformedStatement("authData_truncated");
+  if (authData.length < 37 + 18) throw truncated();
+  const flags = authData[32] as number;
+  if ((flags & FLAG_AT) === 0) throw new MalformedStatement("authData_no_attested_credential");
+  let offset = 55 + ((authData[53] as number) << 8) + (authData[54] as number);
+  if (offset >= authData.length) throw truncated();
+  const item = (what: string) => {
+    try {
+      return decodeStrictCBOR(authData.subarray(offset));
+    } catch (error) {
+      if (error instanceof MalformedCBOR) throw new MalformedStatement(`authData_${what}_cbor`);
+      throw error;
+    }
+  };
+  offset += item("credential_key").length;
+  if (flags & FLAG_ED) {
+    if (offset >= authData.length) throw new MalformedStatement("authData_extensions_missing");
+    const extensions = item("extensions");
+    const isMap = extensions.value instanceof Map && [...extensions.value.keys()].every((id) => typeof id === "string");
+    if (!isMap) throw new MalformedStatement("authData_extensions_not_a_map");
+    offset += extensions.length;
+  }
+  if (offset !== authData.length) throw new MalformedStatement("authData_trailing_bytes");
 }
 
 function checkShape(fmt: string, statement: Map<unknown, unknown>, shape: Shape) {
@@ -76,6 +112,24 @@ function checkShape(fmt: string, statement: Map<unknown, unknown>, shape: Shape)
     }
     if (!isOfType(value, type)) throw new MalformedStatement(`${fmt}_${name}_type`);
   }
+  // An ECDSA signature is one DER SEQUENCE (§6.5.5); the library's ASN.1 parser ignores what follows it.
+  const sig = statement.get("sig");
+  const ecdsa = fmt === "fido-u2f" || ECDSA_ALGORITHMS.has(statement.get("alg") as number);
+  if (sig instanceof Uint8Array && ecdsa && !isOneDERSequence(sig)) throw new MalformedStatement(`${fmt}_sig_der`);
+}
+
+const ECDSA_ALGORITHMS = new Set([-7, -35, -36]);
+
+/** Exactly one DER SEQUENCE (tag 0x30, definite length): an X.509 certificate, an ECDSA signature. */
+function isOneDERSequence(bytes: Uint8Array): boolean {
+  if (bytes[0] !== 0x30 || bytes.length < 2) return false;
+  const first = bytes[1] as number;
+  if (first < 0x80) return bytes.length === 2 + first;
+  const octets = first & 0x7f;
+  if (octets === 0 || octets > 4 || bytes.length < 2 + octets) return false;
+  let length = 0;
+  for (let i = 0; i < octets; i++) length = length * 256 + (bytes[2 + i] as number);
+  return bytes.length === 2 + octets + length;
 }
 
 function isOfType(value: unknown, type: Member): boolean {
@@ -87,11 +141,11 @@ function isOfType(value: unknown, type: Member): boolean {
     case "text":
       return typeof value === "string";
     case "certificates":
-      // [ attestnCert: bytes, * (caCert: bytes) ]: at least the leaf.
+      // [ attestnCert: bytes, * (caCert: bytes) ]: at least the leaf, each one DER certificate.
       return (
         Array.isArray(value) &&
         value.length > 0 &&
-        value.every((certificate) => certificate instanceof Uint8Array && certificate.length > 0)
+        value.every((certificate) => certificate instanceof Uint8Array && isOneDERSequence(certificate))
       );
   }
 }
