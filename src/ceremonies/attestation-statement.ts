@@ -112,6 +112,11 @@ function checkShape(fmt: string, statement: Map<unknown, unknown>, shape: Shape)
     }
     if (!isOfType(value, type)) throw new MalformedStatement(`${fmt}_${name}_type`);
   }
+  // A SafetyNet response is a compact JWS: three base64url parts (the library decodes leniently).
+  const response = statement.get("response");
+  if (response instanceof Uint8Array && !COMPACT_JWS.test(new TextDecoder().decode(response))) {
+    throw new MalformedStatement(`${fmt}_response_not_jws`);
+  }
   // An ECDSA signature is one DER SEQUENCE (§6.5.5); the library's ASN.1 parser ignores what follows it.
   const sig = statement.get("sig");
   const ecdsa = fmt === "fido-u2f" || ECDSA_ALGORITHMS.has(statement.get("alg") as number);
@@ -119,6 +124,7 @@ function checkShape(fmt: string, statement: Map<unknown, unknown>, shape: Shape)
 }
 
 const ECDSA_ALGORITHMS = new Set([-7, -35, -36]);
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** Exactly one DER SEQUENCE (tag 0x30, definite length): an X.509 certificate, an ECDSA signature. */
 function isOneDERSequence(bytes: Uint8Array): boolean {

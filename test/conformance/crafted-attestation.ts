@@ -13,7 +13,7 @@ import {
   sign,
 } from "../authenticator/cose";
 import { ORIGIN } from "../support/api";
-import { base64Certificate, type TestCA } from "./binding-client";
+import { base64Certificate, type IssuedBatch, type TestCA } from "./binding-client";
 
 // Registrations whose attestation statement the test writes itself, for what our software
 // authenticator cannot produce: android-key and apple attestations (the leaf certificate holds
@@ -100,6 +100,32 @@ export function packedStatement(x5c: Uint8Array[], signer: { privateKey: CryptoK
 }
 
 /**
+ * fido-u2f: the batch key signs 0x00 | rpIdHash | clientDataHash | credentialId | the
+ * credential key as an uncompressed P-256 point (FIDO U2F raw message formats), all read from
+ * the authenticator data it is given.
+ */
+export function u2fStatement(batch: { x5c: Uint8Array[]; privateKey: CryptoKey; algorithm: KeyAlgorithm }) {
+  return async ({ authData, clientDataHash, credential }: SignedParts) => {
+    const jwk = await crypto.subtle.exportKey("jwk", credential.keys.publicKey);
+    if (jwk instanceof ArrayBuffer) throw new Error("expected a JWK");
+    const idLength = ((authData[53] ?? 0) << 8) | (authData[54] ?? 0);
+    const point = concat(
+      new Uint8Array([0x04]),
+      isoBase64URL.toBuffer(jwk.x ?? ""),
+      isoBase64URL.toBuffer(jwk.y ?? ""),
+    );
+    const signed = concat(
+      new Uint8Array([0x00]),
+      authData.subarray(0, 32),
+      clientDataHash,
+      authData.subarray(55, 55 + idLength),
+      point,
+    );
+    return { sig: await sign(batch.algorithm, batch.privateKey, signed), x5c: batch.x5c };
+  };
+}
+
+/**
  * The Android key description extension (1.3.6.1.4.1.11129.2.1.17) with the given attestation
  * challenge, for a key generated in the TEE for signing (KM_ORIGIN_GENERATED, KM_PURPOSE_SIGN)
  * unless `teeEnforced` says otherwise.
@@ -179,20 +205,27 @@ export function appleStatement(ca: TestCA, options: { nonce?: (nonce: Uint8Array
   };
 }
 
+/** The "attest.android.com" certificate (RS256, through an intermediate) that signs SafetyNet JWSs. */
+export const safetyNetSigner = (ca: TestCA) =>
+  ca.issueBatch({ algorithm: "RS256", subject: "CN=attest.android.com, O=Test", intermediate: true });
+
 /**
  * android-safetynet: a SafetyNet attestation JWS (RS256, signed by an "attest.android.com"
  * certificate chain in its header) whose nonce is base64(SHA-256(authData || clientDataHash)).
  */
 export function safetyNetStatement(
   ca: TestCA,
-  options: { nonce?: (nonce: string) => string; ctsProfileMatch?: boolean; timestampMs?: number; x5c?: string[] } = {},
+  options: {
+    nonce?: (nonce: string) => string;
+    ctsProfileMatch?: boolean;
+    timestampMs?: number;
+    x5c?: string[];
+    /** A signer issued before (RSA key generation is slow), instead of a fresh one. */
+    batch?: IssuedBatch;
+  } = {},
 ) {
   return async ({ authData, clientDataHash }: SignedParts) => {
-    const batch = await ca.issueBatch({
-      algorithm: "RS256",
-      subject: "CN=attest.android.com, O=Test",
-      intermediate: true,
-    });
+    const batch = options.batch ?? (await safetyNetSigner(ca));
     const nonce = isoBase64URL.fromBuffer(await sha256(concat(authData, clientDataHash)), "base64");
     const payload = {
       nonce: options.nonce?.(nonce) ?? nonce,

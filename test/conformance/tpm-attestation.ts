@@ -85,8 +85,10 @@ export type AIKOptions = {
   ca?: boolean;
 };
 
+export type AIK = { der: Uint8Array; keys: CryptoKeyPair; algorithm: KeyAlgorithm };
+
 /** An AIK certificate issued by the test CA's root, with the AIK's key pair. */
-export async function issueAIK(ca: TestCA, algorithm: KeyAlgorithm, options: AIKOptions = {}) {
+export async function issueAIK(ca: TestCA, algorithm: KeyAlgorithm, options: AIKOptions = {}): Promise<AIK> {
   const keys = await generateKeyPair(algorithm);
   const san =
     options.san === undefined ? { manufacturer: "id:FFFFF1D0", model: "FIDO", version: "id:13" } : options.san;
@@ -139,6 +141,8 @@ export type TPMOptions = {
   /** The statement's alg: the AIK's signature and the extraData hash (default RS256). */
   alg?: KeyAlgorithm;
   aik?: AIKOptions;
+  /** An AIK issued before (RSA key generation is slow), instead of a fresh one. */
+  issuedAIK?: AIK;
   /** Another key in pubArea than the credential's. */
   pubAreaKey?: CredentialKey;
   pubAreaNameAlg?: number;
@@ -179,7 +183,7 @@ export function tpmStatement(ca: TestCA, options: TPMOptions = {}) {
       tpm2b(concat(u16(TPM_ALG.SHA256), crypto.getRandomValues(new Uint8Array(32)))), // qualifiedName
       options.certInfoTrailing ?? new Uint8Array(),
     );
-    const aik = await issueAIK(ca, alg, options.aik);
+    const aik = options.issuedAIK ?? (await issueAIK(ca, alg, options.aik));
     const sig = await sign(alg, aik.keys.privateKey, certInfo);
     if (options.corruptSignature) sig[sig.length - 1] = (sig[sig.length - 1] ?? 0) ^ 0x01;
     const statement = { ver: options.ver ?? "2.0", alg: COSE_ALG[alg], x5c: [aik.der], sig, certInfo, pubArea };
