@@ -40,7 +40,7 @@ type Loose = any;
 type Statement = Record<string, unknown>;
 
 const ADMIN_API_KEY = newKey();
-const binding = bindingClient({ ATTESTATION_TRUST: "mds", ADMIN_API_KEY, CONFORMANCE_API: "true" });
+const binding = bindingClient({ ATTESTATION_TRUST: "mds", ADMIN_API_KEY });
 
 type Surface = {
   name: "native" | "binding";

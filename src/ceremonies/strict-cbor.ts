@@ -2,10 +2,11 @@ import { decodeFirst, Tokenizer, Type } from "cborg";
 
 /**
  * Decodes one CBOR item the way WebAuthn structures are written (RFC 8949 with the CTAP2
- * restrictions that matter here): maps as Maps (labels keep their types), duplicate labels,
- * indefinite lengths, tags, undefined and floating-point numbers refused (no WebAuthn
- * structure has a float, and a float like -7.0 must not pass for the integer -7). Returns the
- * value and how many bytes it took, so a caller decides whether trailing bytes are allowed.
+ * canonical form's restrictions that matter here): maps as Maps (labels keep their types);
+ * duplicate labels, indefinite lengths and tags refused (CTAP2 §8 forbids them), undefined
+ * and floating-point numbers too (no attestation structure holds one, and a float like -7.0
+ * must not pass for the integer -7). Returns the value and how many bytes it took, so the
+ * caller decides whether anything may follow.
  */
 export function decodeStrictCBOR(bytes: Uint8Array): { value: unknown; length: number } {
   // The tokenizer applies most of these (lengths, undefined); decodeFirst the rest (maps).

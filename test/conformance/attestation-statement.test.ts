@@ -3,7 +3,7 @@ import { COSE_ALG, cbor, concat, sign } from "../authenticator/cose";
 import { api, registrationOptions, uniqueUsername } from "../support/api";
 import { captureLogLines } from "../support/log-lines";
 import { bindingClient, createTestCA, expectFailed, type TestCA } from "./binding-client";
-import { craftedRegistration, packedStatement, type SignedParts } from "./crafted-attestation";
+import { craftedRegistration, packedStatement, type SignedParts, u2fStatement } from "./crafted-attestation";
 
 // WebAuthn §6.5.4 and §8: an attestation object is a CBOR map of fmt, attStmt and authData,
 // and each format's attStmt a map of the members §8 gives it, of the types it gives them.
@@ -189,5 +189,46 @@ describe("packed full attestation shape", () => {
       craftedRegistration(options, { fmt: "packed", aaguid: zeroAAGUID, attStmt: packedStatement(batch.x5c, batch) }),
     );
     expect(result.body).toEqual({ status: "ok", errorMessage: "" });
+  });
+});
+
+describe("fido-u2f (WebAuthn §8.6)", () => {
+  let ca: TestCA;
+  beforeEach(async () => {
+    ca ??= await createTestCA("U2F Rules Root");
+  });
+
+  const u2fRegistration = async (batch: Awaited<ReturnType<TestCA["issueBatch"]>>) =>
+    none.register({ authenticatorOptions: { attestation: "fido-u2f", attestationCertificate: batch } });
+
+  it("a single P-256 attestation certificate is accepted (the positive control)", async () => {
+    const { result } = await u2fRegistration(await ca.issueBatch());
+    expect(result.body).toEqual({ status: "ok", errorMessage: "" });
+  });
+
+  it("x5c with more than one certificate is refused", async () => {
+    const { result } = await u2fRegistration(await ca.issueBatch({ intermediate: true }));
+    expectFailed(result, expect);
+    expectOneFailureEvent(/^attestation_invalid:u2f_certificate_count$/);
+  });
+
+  it("an attestation certificate whose key is P-384, signing validly with SHA-256, is refused", async () => {
+    // What the library verifies a U2F signature with (ECDSA, SHA-256) holds for any EC key.
+    const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, false, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    const batch = await ca.issueBatch({ keys });
+    const { result } = await none.registerWith((options) =>
+      craftedRegistration(options, { fmt: "fido-u2f", aaguid: zeroAAGUID, attStmt: u2fStatement(batch) }),
+    );
+    expectFailed(result, expect);
+    expectOneFailureEvent(/^attestation_invalid:u2f_certificate_not_p256$/);
+  });
+
+  it("an RSA attestation certificate is refused (its signature is no ECDSA DER sequence)", async () => {
+    const { result } = await u2fRegistration(await ca.issueBatch({ algorithm: "RS256" }));
+    expectFailed(result, expect);
+    expectOneFailureEvent(/^attestation_malformed:fido-u2f_sig_der$/);
   });
 });
