@@ -87,8 +87,8 @@ export async function attestationTrustRefusal(
 
   if (chain.length === 0) {
     if (attestation.fmt === "none") return unattested();
-    // Self attestation: the credential key signed its own attestation (packed without x5c).
-    if (statementAlg !== credentialAlg) return "self_attestation_algorithm_mismatch";
+    // Self attestation: the credential key signed its own attestation (packed without x5c);
+    // that `alg` is the key's was checked under every policy (attestation-statement.ts).
     const refusal = await weigh(await ports.metadata.findEntries(aaguidKey(aaguid)), async (entry) => {
       if (!attestationTypes(entry).includes("basic_surrogate")) return "self_attestation_not_in_metadata";
       return algorithmRefusal(entry, credentialAlg, statementAlg);

@@ -5,6 +5,7 @@ import type { NewCredentialRow } from "../db/schema";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError, CeremonyFailure, originNotAllowed, reasonOf } from "../errors";
 import { defaultPasskeyName } from "../metadata/authenticator-names";
+import { attestationObjectRefusal, attestationRulesRefusal } from "./attestation-statement";
 import { attestationTrustRefusal } from "./attestation-trust";
 import { crossOriginRefusal, parseClientData } from "./client-data";
 import { checkOrigin } from "./origin-policy";
@@ -67,6 +68,10 @@ export async function finishRegistration(
   const embedding = crossOriginRefusal(clientData, config.topOrigins);
   if (embedding) return fail(embedding);
 
+  // Read strictly before the library reads it: it tests the statement's members for truthiness only.
+  const malformed = attestationObjectRefusal(fromBase64URL(response.response.attestationObject));
+  if (malformed) return fail(`attestation_malformed:${malformed}`);
+
   let verification: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
     verification = await verifyRegistrationResponse({
@@ -83,6 +88,8 @@ export async function finishRegistration(
   }
   if (!verification.verified) return fail("attestation_invalid");
   const info = verification.registrationInfo;
+  const invalid = await attestationRulesRefusal(info);
+  if (invalid) return fail(`attestation_invalid:${invalid}`);
   // ATTESTATION_TRUST and the AAGUID lists: only once the attestation itself is genuine.
   const untrusted = await attestationTrustRefusal(info, ports);
   if (untrusted) return fail(`attestation_untrusted:${untrusted}`);

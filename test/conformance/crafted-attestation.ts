@@ -1,4 +1,4 @@
-import { AuthorizationList, id_ce_keyDescription, KeyDescription } from "@peculiar/asn1-android";
+import { AuthorizationList, IntegerSet, id_ce_keyDescription, KeyDescription } from "@peculiar/asn1-android";
 import { AsnSerializer, OctetString } from "@peculiar/asn1-schema";
 import * as x509 from "@peculiar/x509";
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
@@ -13,7 +13,7 @@ import {
   sign,
 } from "../authenticator/cose";
 import { ORIGIN } from "../support/api";
-import { base64Certificate, type TestCA } from "./binding-client";
+import { base64Certificate, type IssuedBatch, type TestCA } from "./binding-client";
 
 // Registrations whose attestation statement the test writes itself, for what our software
 // authenticator cannot produce: android-key and apple attestations (the leaf certificate holds
@@ -47,26 +47,36 @@ export async function craftedRegistration(
     fmt: string;
     aaguid: Uint8Array;
     credential?: CredentialKey;
-    attStmt: (parts: SignedParts) => Promise<Record<string, unknown>>;
+    /** Any CBOR value: a map of the format's members, or (negative tests) something else. */
+    attStmt: (parts: SignedParts) => Promise<unknown>;
+    credentialId?: Uint8Array<ArrayBuffer>;
+    /** Default UP | UV | AT. */
+    flags?: number;
+    /** Changes authData before the statement is made over it, so a signature covers the change. */
+    authData?: (authData: Uint8Array<ArrayBuffer>) => Uint8Array<ArrayBuffer>;
+    /** Changes the encoded attestation object, after everything was signed. */
+    attestationObject?: (encoded: Uint8Array<ArrayBuffer>) => Uint8Array<ArrayBuffer>;
   },
 ): Promise<Record<string, unknown>> {
   const credential = spec.credential ?? (await credentialKey());
-  const credentialId = crypto.getRandomValues(new Uint8Array(32));
+  const credentialId = spec.credentialId ?? crypto.getRandomValues(new Uint8Array(32));
   const clientDataJSON = utf8(
     JSON.stringify({ type: "webauthn.create", challenge: options.challenge, origin: ORIGIN, crossOrigin: false }),
   );
-  const idLength = new Uint8Array([0, credentialId.length]);
-  // Flags: UP | UV | AT; counter 0.
-  const authData = concat(
+  const idLength = new Uint8Array([credentialId.length >> 8, credentialId.length & 0xff]);
+  // Flags: UP | UV | AT unless told; counter 0.
+  const written = concat(
     await sha256(utf8(options.rp.id)),
-    new Uint8Array([0x45, 0, 0, 0, 0]),
+    new Uint8Array([spec.flags ?? 0x45, 0, 0, 0, 0]),
     spec.aaguid,
     idLength,
     credentialId,
     credential.publicKeyCOSE,
   );
+  const authData = spec.authData ? spec.authData(written) : written;
   const clientDataHash = await sha256(clientDataJSON);
   const attStmt = await spec.attStmt({ authData, clientDataHash, credential });
+  const encoded = cbor({ fmt: spec.fmt, attStmt, authData });
   const id = isoBase64URL.fromBuffer(credentialId);
   return {
     id,
@@ -74,7 +84,7 @@ export async function craftedRegistration(
     type: "public-key",
     response: {
       clientDataJSON: isoBase64URL.fromBuffer(clientDataJSON),
-      attestationObject: isoBase64URL.fromBuffer(cbor({ fmt: spec.fmt, attStmt, authData })),
+      attestationObject: isoBase64URL.fromBuffer(spec.attestationObject ? spec.attestationObject(encoded) : encoded),
     },
     getClientExtensionResults: {},
   };
@@ -89,14 +99,50 @@ export function packedStatement(x5c: Uint8Array[], signer: { privateKey: CryptoK
   });
 }
 
-/** The Android key description extension (1.3.6.1.4.1.11129.2.1.17) with the given attestation challenge. */
-export function androidKeyDescription(attestationChallenge: Uint8Array): x509.Extension {
+/**
+ * fido-u2f: the batch key signs 0x00 | rpIdHash | clientDataHash | credentialId | the
+ * credential key as an uncompressed P-256 point (FIDO U2F raw message formats), all read from
+ * the authenticator data it is given.
+ */
+export function u2fStatement(batch: { x5c: Uint8Array[]; privateKey: CryptoKey; algorithm: KeyAlgorithm }) {
+  return async ({ authData, clientDataHash, credential }: SignedParts) => {
+    const jwk = await crypto.subtle.exportKey("jwk", credential.keys.publicKey);
+    if (jwk instanceof ArrayBuffer) throw new Error("expected a JWK");
+    const idLength = ((authData[53] ?? 0) << 8) | (authData[54] ?? 0);
+    const point = concat(
+      new Uint8Array([0x04]),
+      isoBase64URL.toBuffer(jwk.x ?? ""),
+      isoBase64URL.toBuffer(jwk.y ?? ""),
+    );
+    const signed = concat(
+      new Uint8Array([0x00]),
+      authData.subarray(0, 32),
+      clientDataHash,
+      authData.subarray(55, 55 + idLength),
+      point,
+    );
+    return { sig: await sign(batch.algorithm, batch.privateKey, signed), x5c: batch.x5c };
+  };
+}
+
+/**
+ * The Android key description extension (1.3.6.1.4.1.11129.2.1.17) with the given attestation
+ * challenge, for a key generated in the TEE for signing (KM_ORIGIN_GENERATED, KM_PURPOSE_SIGN)
+ * unless `teeEnforced` says otherwise.
+ */
+export function androidKeyDescription(
+  attestationChallenge: Uint8Array,
+  teeEnforced: { origin?: number; purpose?: number[] } = { origin: 0, purpose: [2] },
+): x509.Extension {
   const description = new KeyDescription({
     attestationVersion: 3,
     keymasterVersion: 4,
     attestationChallenge: new OctetString(attestationChallenge),
     softwareEnforced: new AuthorizationList(),
-    teeEnforced: new AuthorizationList(),
+    teeEnforced: new AuthorizationList({
+      ...(teeEnforced.origin === undefined ? {} : { origin: teeEnforced.origin }),
+      ...(teeEnforced.purpose ? { purpose: new IntegerSet(teeEnforced.purpose) } : {}),
+    }),
   });
   return new x509.Extension(id_ce_keyDescription, false, AsnSerializer.serialize(description));
 }
@@ -112,6 +158,8 @@ export function androidKeyStatement(
     challenge?: (clientDataHash: Uint8Array) => Uint8Array;
     /** Another key in the leaf instead of the credential's (Resp-A F-2). */
     leafKeys?: CryptoKeyPair;
+    /** The TEE authorization list's origin and purposes (default: generated, sign). */
+    teeEnforced?: { origin?: number; purpose?: number[] };
     intermediates?: number;
     misordered?: boolean;
   } = {},
@@ -120,7 +168,7 @@ export function androidKeyStatement(
     const batch = await ca.issueBatch({
       keys: options.leafKeys ?? credential.keys,
       subject: "CN=Android Keystore Key",
-      extensions: [androidKeyDescription(options.challenge?.(clientDataHash) ?? clientDataHash)],
+      extensions: [androidKeyDescription(options.challenge?.(clientDataHash) ?? clientDataHash, options.teeEnforced)],
       intermediates: options.intermediates ?? 1,
       misordered: options.misordered,
       includeRoot: true,
@@ -157,20 +205,27 @@ export function appleStatement(ca: TestCA, options: { nonce?: (nonce: Uint8Array
   };
 }
 
+/** The "attest.android.com" certificate (RS256, through an intermediate) that signs SafetyNet JWSs. */
+export const safetyNetSigner = (ca: TestCA) =>
+  ca.issueBatch({ algorithm: "RS256", subject: "CN=attest.android.com, O=Test", intermediate: true });
+
 /**
  * android-safetynet: a SafetyNet attestation JWS (RS256, signed by an "attest.android.com"
  * certificate chain in its header) whose nonce is base64(SHA-256(authData || clientDataHash)).
  */
 export function safetyNetStatement(
   ca: TestCA,
-  options: { nonce?: (nonce: string) => string; ctsProfileMatch?: boolean; timestampMs?: number; x5c?: string[] } = {},
+  options: {
+    nonce?: (nonce: string) => string;
+    ctsProfileMatch?: boolean;
+    timestampMs?: number;
+    x5c?: string[];
+    /** A signer issued before (RSA key generation is slow), instead of a fresh one. */
+    batch?: IssuedBatch;
+  } = {},
 ) {
   return async ({ authData, clientDataHash }: SignedParts) => {
-    const batch = await ca.issueBatch({
-      algorithm: "RS256",
-      subject: "CN=attest.android.com, O=Test",
-      intermediate: true,
-    });
+    const batch = options.batch ?? (await safetyNetSigner(ca));
     const nonce = isoBase64URL.fromBuffer(await sha256(concat(authData, clientDataHash)), "base64");
     const payload = {
       nonce: options.nonce?.(nonce) ?? nonce,

@@ -71,6 +71,20 @@ describe('Server-ServerAuthenticatorAttestationResponse-Resp-A ("android-key")',
     expect(result.body.errorMessage).toContain("Credential public key does not equal leaf cert public key");
   });
 
+  it.each([
+    ["origin not KM_ORIGIN_GENERATED (imported)", { origin: 2, purpose: [2] }, "android_key_origin_not_generated"],
+    ["no origin", { purpose: [2] }, "android_key_origin_not_generated"],
+    ["purpose not KM_PURPOSE_SIGN (encrypt)", { origin: 0, purpose: [0] }, "android_key_purpose_not_sign"],
+    ["purposes sign and decrypt", { origin: 0, purpose: [2, 1] }, "android_key_purpose_not_sign"],
+  ])("WebAuthn §8.4: a key description with %s is refused, under both policies", async (_name, teeEnforced, reason) => {
+    const aaguid = await statementFor(["basic_full"]);
+    const { result } = await registration(mds, "android-key", aaguid, androidKeyStatement(vendor, { teeEnforced }));
+    expectFailed(result, expect);
+    expect(result.body.errorMessage).toContain(`attestation_invalid:${reason}`);
+    const unattested = await registration(none, "android-key", aaguid, androidKeyStatement(vendor, { teeEnforced }));
+    expect(unattested.result.body.errorMessage).toContain(`attestation_invalid:${reason}`);
+  });
+
   it("F-3: certificates in the wrong order are refused", async () => {
     const aaguid = await statementFor(["basic_full"]);
     const misordered = androidKeyStatement(vendor, { intermediates: 2, misordered: true });
@@ -154,8 +168,8 @@ describe('Server-ServerAuthenticatorAttestationResponse-Resp-B ("android-safetyn
 
   it.each([
     ["F-1: ver empty", { ver: "" }, "No ver value"],
-    // An empty byte string is truthy to the library: it fails parsing the (absent) JWS instead.
-    ["F-2: response empty", { response: new Uint8Array() }, "verification_error"],
+    // An empty byte string is truthy to the library; the statement's shape check refuses it first.
+    ["F-2: response empty", { response: new Uint8Array() }, "attestation_malformed:android-safetynet_response_type"],
   ])("%s is refused", async (_name, change, reason) => {
     const aaguid = await statementFor(["basic_full"]);
     const statement = safetyNetStatement(vendor);
