@@ -17,6 +17,7 @@ import { securityHeaders } from "./middleware/security-headers";
 import { storageRoundTrips } from "./middleware/storage-round-trips";
 import { accountRoutes } from "./routes/account";
 import { adminCredentialRoutes, adminUserRoutes } from "./routes/admin";
+import { apiReferenceRoutes } from "./routes/api-reference";
 import { authenticationRoutes } from "./routes/authentication";
 import { conformanceRoutes } from "./routes/conformance";
 import { credentialRoutes } from "./routes/credentials";
@@ -50,6 +51,8 @@ app.use("/api/v1/admin/*", adminAuth);
 app.use(jsonBody);
 
 app.route("/api/v1/health", healthRoutes);
+// The OpenAPI document of every route below (built from the app itself) and its reference page.
+app.route("/api/v1", apiReferenceRoutes(app));
 app.use("/api/v1/registration/*", ceremonyPorts);
 app.route("/api/v1/registration", registrationRoutes);
 app.use("/api/v1/authentication/*", ceremonyPorts);

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { startAuthentication } from "../ceremonies/authentication-options";
 import { finishAuthentication } from "../ceremonies/authentication-verification";
+import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
 import { authenticationResponse, username, userVerification } from "../http/request-schemas";
@@ -15,10 +16,10 @@ const challengeRequest = z.strictObject({
 const verifyRequest = z.strictObject({ credential: authenticationResponse });
 
 export const authenticationRoutes = new Hono<AppEnv>()
-  .post("/challenge", validJson(challengeRequest), async (c) => {
+  .post("/challenge", apiDocs.authentication.challenge, validJson(challengeRequest), async (c) => {
     return ok(c, await startAuthentication(c.req.valid("json"), c.get("ports")));
   })
-  .post("/verify", validJson(verifyRequest), async (c) => {
+  .post("/verify", apiDocs.authentication.verify, validJson(verifyRequest), async (c) => {
     const { credential } = c.req.valid("json");
     return ok(c, await finishAuthentication(credential, c.get("ports")));
   });

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { startRegistration } from "../ceremonies/registration-options";
 import { finishRegistration } from "../ceremonies/registration-verification";
+import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { optionalAccount } from "../http/bearer-session";
 import { ok } from "../http/envelope";
@@ -35,7 +36,7 @@ const challengeRequest = z.strictObject({
 const verifyRequest = z.strictObject({ credential: registrationResponse });
 
 export const registrationRoutes = new Hono<AppEnv>()
-  .post("/challenge", validJson(challengeRequest), async (c) => {
+  .post("/challenge", apiDocs.registration.challenge, validJson(challengeRequest), async (c) => {
     const body = c.req.valid("json");
     const account = await optionalAccount(c);
     const { authenticatorSelection, ...rest } = body;
@@ -50,7 +51,7 @@ export const registrationRoutes = new Hono<AppEnv>()
     );
     return ok(c, options);
   })
-  .post("/verify", validJson(verifyRequest), async (c) => {
+  .post("/verify", apiDocs.registration.verify, validJson(verifyRequest), async (c) => {
     const { credential } = c.req.valid("json");
     return ok(c, await finishRegistration(credential, c.get("ports")), 201);
   });
