@@ -247,11 +247,9 @@ describe("the API reference page at /api/v1/docs", () => {
     const html = await response.text();
     // No inline script: every <script> loads a same-origin file.
     const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
-    expect(scripts.map(([, attributes]) => attributes?.trim())).toEqual([
-      'src="/api-reference/scalar.js"',
-      'src="/api-reference/init.js"',
-    ]);
+    expect(scripts.map(([, attributes]) => attributes?.trim())).toEqual(['src="/api-reference/scalar.js"']);
     expect(scripts.every(([, , body]) => body === "")).toBe(true);
     expect(html).toContain('data-url="/api/v1/openapi.json"');
+    expect(html).toContain("&quot;withDefaultFonts&quot;:false");
   });
 });

@@ -4,22 +4,35 @@ import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { openApiDocument } from "../http/openapi";
 
-/** Where scripts/build-demo.mjs puts Scalar's standalone bundle and the script that starts it. */
-export const API_REFERENCE_ASSETS = "/api-reference";
+/** Where scripts/build-demo.mjs puts Scalar's standalone bundle (several MB: a static asset, not in the Worker). */
+export const API_REFERENCE_SCRIPT = "/api-reference/scalar.js";
 
-// No inline script or style of ours: the page loads two same-origin scripts from the static
-// assets (not bundled into the Worker: Scalar's bundle is several MB), which fetch the document.
+/**
+ * Scalar's configuration: everything from this origin. No fonts service, no usage reports, no
+ * developer toolbar, no AI agent (it searches Scalar's registry through their proxy).
+ */
+const scalarConfiguration = {
+  withDefaultFonts: false,
+  telemetry: false,
+  showDeveloperTools: "never",
+  agent: { disabled: true },
+};
+
+const attribute = (value: string) => value.replaceAll("&", "&amp;").replaceAll('"', "&quot;");
+
+// No inline script or style: Scalar's bundle finds #api-reference and reads the document URL
+// and its configuration from the element's data attributes.
 const page = `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>Edge Passkey Server API reference</title>
+    <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
   </head>
   <body>
-    <div id="api-reference" data-url="/api/v1/openapi.json"></div>
-    <script src="${API_REFERENCE_ASSETS}/scalar.js"></script>
-    <script src="${API_REFERENCE_ASSETS}/init.js"></script>
+    <div id="api-reference" data-url="/api/v1/openapi.json" data-configuration="${attribute(JSON.stringify(scalarConfiguration))}"></div>
+    <script src="${API_REFERENCE_SCRIPT}"></script>
   </body>
 </html>
 `;
