@@ -23,6 +23,7 @@ import { conformanceRoutes } from "./routes/conformance";
 import { credentialRoutes } from "./routes/credentials";
 import { healthRoutes } from "./routes/health";
 import { metadataRoutes } from "./routes/metadata";
+import { metricsRoutes } from "./routes/metrics";
 import { registrationRoutes } from "./routes/registration";
 import { wellKnownRoutes } from "./routes/well-known";
 
@@ -64,6 +65,7 @@ app.use("/api/v1/admin/*", ceremonyPorts);
 app.route("/api/v1/admin/metadata", metadataRoutes);
 app.route("/api/v1/admin/users", adminUserRoutes);
 app.route("/api/v1/admin/credentials", adminCredentialRoutes);
+app.route("/api/v1/admin/metrics", metricsRoutes);
 // Self-service with the session token (docs/api-management.md).
 app.use("/api/v1/credentials/*", ceremonyPorts, signedIn);
 app.route("/api/v1/credentials", credentialRoutes);

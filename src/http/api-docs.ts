@@ -24,7 +24,7 @@ export const apiDocs = {
     operationId: "apiReference",
     tag: tags.operations,
     summary: "The API reference page (HTML), when API_DOCS is on",
-    success: { description: "An HTML page", html: true },
+    success: { description: "An HTML page", text: "text/html" },
     errors: ["NOT_FOUND"],
   }),
   jwks: documented({
@@ -170,6 +170,18 @@ export const apiDocs = {
       errors: ["VALIDATION_ERROR", "CREDENTIAL_NOT_FOUND"],
     }),
   },
+
+  metrics: documented({
+    operationId: "adminMetrics",
+    tag: tags.admin,
+    summary: "Prometheus metrics (text exposition format) from the Analytics Engine dataset",
+    description:
+      "Computed through the Analytics Engine SQL API over the last METRICS_WINDOW_SECONDS (or ?window=). " +
+      "503 names what to configure when the ANALYTICS binding or the CF_ACCOUNT_ID / ANALYTICS_API_TOKEN secrets are missing (docs/observability.md).",
+    access: "admin",
+    success: { description: "Prometheus text format 0.0.4", text: "text/plain" },
+    errors: ["VALIDATION_ERROR", "SERVICE_UNAVAILABLE"],
+  }),
 
   metadata: {
     list: documented({

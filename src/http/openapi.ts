@@ -97,7 +97,11 @@ type RouteDocs = {
   description?: string;
   access?: Access;
   /** The success answer: `data` inside the envelope, or `bare` for documents in a standard shape. */
-  success: { status?: 200 | 201; description: string } & ({ data: z.ZodType } | { bare: z.ZodType } | { html: true });
+  success: { status?: 200 | 201; description: string } & (
+    | { data: z.ZodType }
+    | { bare: z.ZodType }
+    | { text: "text/html" | "text/plain" }
+  );
   /** The route's own error codes; access, body and every-route errors are added. */
   errors?: ErrorCode[];
 };
@@ -107,8 +111,8 @@ export function documented(docs: RouteDocs) {
   const access = docs.access ?? "public";
   const success = docs.success;
   const content =
-    "html" in success
-      ? { "text/html": { schema: { type: "string" as const } } }
+    "text" in success
+      ? { [success.text]: { schema: { type: "string" as const } } }
       : json("data" in success ? envelope(success.data) : success.bare);
   return describeRoute({
     operationId: docs.operationId,
