@@ -18,7 +18,8 @@ export async function buildDemo() {
   mkdirSync(output, { recursive: true });
   cpSync(source, output, {
     recursive: true,
-    filter: (path) => !/[\\/](src|tsconfig\.json)$/.test(path),
+    // Not the sources, nor the server's type declarations the typed client is checked against.
+    filter: (path) => !/[\\/](src|tsconfig\.json|\.api-types)$/.test(path),
   });
   const require = createRequire(import.meta.url);
   mkdirSync(`${output}/api-reference`, { recursive: true });

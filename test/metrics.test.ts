@@ -1,5 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import dashboard from "../docs/grafana-dashboard.json";
 import { app } from "../src/app";
 import { DURATION_BUCKETS } from "../src/metrics/operator-metrics";
 import { api } from "./support/api";
@@ -266,5 +267,20 @@ describe("GET /api/v1/admin/metrics", () => {
     expect((await scrape(configured)).status).toBe(503);
     vi.spyOn(globalThis, "fetch").mockRejectedValue(new TypeError("network down"));
     expect((await scrape(configured)).status).toBe(503);
+  });
+
+  it("has every series the Grafana dashboard (docs/grafana-dashboard.json) queries", async () => {
+    stubSqlApi();
+    const families = parseExposition(await (await scrape(configured)).text());
+    const served = new Set(
+      [...families].flatMap(([name, { type }]) =>
+        type === "histogram" ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name],
+      ),
+    );
+    const queried = dashboard.panels
+      .flatMap((panel) => panel.targets.map((target) => target.expr))
+      .flatMap((expr) => expr.match(/\b[a-z_]+_(?:total|seconds(?:_bucket|_sum|_count)?)\b/g) ?? []);
+    expect(queried.length).toBeGreaterThan(10);
+    expect(queried.filter((name) => !served.has(name))).toEqual([]);
   });
 });
