@@ -92,6 +92,17 @@ describe("the OpenAPI document at /api/v1/openapi.json", () => {
     }
   });
 
+  it("describes every operation: a route without its apiDocs entry (src/http/api-docs.ts) fails here", () => {
+    const undescribed = appRoutes().filter(({ method, path }) => {
+      const op = operation(method, path) as Operation & { summary?: string };
+      const success = Object.keys(op.responses ?? {}).filter((status) => /^2/.test(status));
+      return (
+        !op.summary || op.tags?.length !== 1 || success.length !== 1 || !op.responses[success[0] as string]?.content
+      );
+    });
+    expect(undescribed).toEqual([]);
+  });
+
   it("gives every operation a unique id", () => {
     const ids = appRoutes().map(({ method, path }) => operation(method, path).operationId);
     expect(new Set(ids).size).toBe(ids.length);
