@@ -13,7 +13,10 @@ import type { MetadataLoadResult, MetadataSourceSummary } from "../metadata/meta
  * part ways. Nothing validates responses at run time: these describe, the code produces.
  */
 
-const timestamp = z.iso.datetime().describe("When the server answered (ISO 8601)");
+// ISO 8601 instants, stated as `format: date-time` (z.iso.datetime() would also write its long
+// validation pattern into every schema of the document; nothing validates responses anyway).
+const isoTime = z.string().meta({ format: "date-time" });
+const timestamp = isoTime.meta({ description: "When the server answered (ISO 8601)" });
 
 /** Success envelope: `{"status":"ok","data":…,"timestamp":…}` (src/http/envelope.ts). */
 export const envelope = <T extends z.ZodType>(data: T) => z.object({ status: z.literal("ok"), data, timestamp });
@@ -32,7 +35,6 @@ export const errorEnvelope = (codes: readonly ErrorCode[] = errorCodes) =>
     timestamp,
   });
 
-const isoTime = z.iso.datetime();
 const base64url = z.string().regex(/^[A-Za-z0-9_-]*$/);
 
 export const webAuthnSignal = z
