@@ -19,11 +19,13 @@ import { securityHeaders } from "./middleware/security-headers";
 import { storageRoundTrips } from "./middleware/storage-round-trips";
 import { accountRoutes } from "./routes/account";
 import { adminCredentialRoutes, adminUserRoutes } from "./routes/admin";
+import { apiReferenceRoutes } from "./routes/api-reference";
 import { authenticationRoutes } from "./routes/authentication";
 import { conformanceRoutes } from "./routes/conformance";
 import { credentialRoutes } from "./routes/credentials";
 import { healthRoutes } from "./routes/health";
 import { metadataRoutes } from "./routes/metadata";
+import { metricsRoutes } from "./routes/metrics";
 import { registrationRoutes } from "./routes/registration";
 import { sessionRoutes } from "./routes/session";
 import { wellKnownRoutes } from "./routes/well-known";
@@ -56,28 +58,36 @@ app.use(rateLimit);
 app.use("/api/v1/admin/*", adminAuth);
 app.use(jsonBody);
 
-app.route("/api/v1/health", healthRoutes);
-app.use("/api/v1/registration/*", ceremonyPorts);
-app.route("/api/v1/registration", registrationRoutes);
-app.use("/api/v1/authentication/*", ceremonyPorts);
-app.route("/api/v1/authentication", authenticationRoutes);
-app.route("/.well-known", wellKnownRoutes);
-// The admin API (docs/api-management.md): one gate (adminAuth, above) for everything under
-// /api/v1/admin, so a route added there later is an operator's route by default.
-app.use("/api/v1/admin/*", ceremonyPorts);
-app.route("/api/v1/admin/metadata", metadataRoutes);
-app.route("/api/v1/admin/users", adminUserRoutes);
-app.route("/api/v1/admin/credentials", adminCredentialRoutes);
-// Self-service with the session token (docs/api-management.md).
-app.use("/api/v1/credentials/*", ceremonyPorts, signedIn);
-app.route("/api/v1/credentials", credentialRoutes);
-app.use("/api/v1/me/*", ceremonyPorts, signedIn);
-app.route("/api/v1/me", accountRoutes);
-app.use("/api/v1/session", ceremonyPorts, signedIn);
-app.route("/api/v1/session", sessionRoutes);
-app.use("/attestation/*", ceremonyPorts);
-app.use("/assertion/*", ceremonyPorts);
-app.route("/", conformanceRoutes);
+// One chain, so its type is the API's route table: `AppType`, which the typed client in demo/src/api.ts uses.
+const routes = app
+  .route("/api/v1/health", healthRoutes)
+  // The OpenAPI document of every route below (built from the app itself) and its reference page.
+  .route("/api/v1", apiReferenceRoutes(app))
+  .use("/api/v1/registration/*", ceremonyPorts)
+  .route("/api/v1/registration", registrationRoutes)
+  .use("/api/v1/authentication/*", ceremonyPorts)
+  .route("/api/v1/authentication", authenticationRoutes)
+  .route("/.well-known", wellKnownRoutes)
+  // The admin API (docs/api-management.md): one gate (adminAuth, above) for everything under
+  // /api/v1/admin, so a route added there later is an operator's route by default.
+  .use("/api/v1/admin/*", ceremonyPorts)
+  .route("/api/v1/admin/metadata", metadataRoutes)
+  .route("/api/v1/admin/users", adminUserRoutes)
+  .route("/api/v1/admin/credentials", adminCredentialRoutes)
+  .route("/api/v1/admin/metrics", metricsRoutes)
+  // Self-service with the session token (docs/api-management.md).
+  .use("/api/v1/credentials/*", ceremonyPorts, signedIn)
+  .route("/api/v1/credentials", credentialRoutes)
+  .use("/api/v1/me/*", ceremonyPorts, signedIn)
+  .route("/api/v1/me", accountRoutes)
+  .use("/api/v1/session", ceremonyPorts, signedIn)
+  .route("/api/v1/session", sessionRoutes)
+  .use("/attestation/*", ceremonyPorts)
+  .use("/assertion/*", ceremonyPorts)
+  .route("/", conformanceRoutes);
+
+/** The API for Hono's typed client, `hc<AppType>` (docs/api.md). */
+export type AppType = typeof routes;
 
 app.notFound((c) => handleError(new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`), c));
 app.onError(handleError);

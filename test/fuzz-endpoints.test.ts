@@ -5,7 +5,7 @@ import { getTableName, is } from "drizzle-orm";
 import { SQLiteTable } from "drizzle-orm/sqlite-core";
 import fc from "fast-check";
 import { CompactSign } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
 import * as schema from "../src/db/schema";
 import { type ErrorCode, errorStatus } from "../src/errors";
@@ -50,6 +50,25 @@ let testSurfaces: Transport = () => {
 };
 
 let relatedOrigins: Transport | undefined;
+let apiReference: Transport | undefined;
+
+/**
+ * Metrics configured, with the Analytics Engine SQL API (the network) standing in at `fetch`
+ * with an empty window in its documented FORMAT JSON shape (test/metrics.test.ts covers the rest).
+ */
+function toMetrics(): Transport {
+  const configured = transportWith({ CF_ACCOUNT_ID: "0123456789abcdef0123456789abcdef", ANALYTICS_API_TOKEN: "fuzz" });
+  return async (request) => {
+    const sqlApi = vi
+      .spyOn(globalThis, "fetch")
+      .mockImplementation(async () => Response.json({ meta: [], data: [], rows: 0 }));
+    try {
+      return await configured(request);
+    } finally {
+      sqlApi.mockRestore();
+    }
+  };
+}
 
 function transportWith(overrides: Record<string, unknown>): Transport {
   const patched = { ...env, ...overrides } as Env;
@@ -97,11 +116,17 @@ function report(request: Outgoing, answer: Answer): string {
  * when it succeeds (.well-known), the envelope when it fails. "conformance": the FIDO binding's
  * ServerResponse, `{status:"failed", errorMessage}` when it fails.
  */
-type Surface = "native" | "document" | "conformance";
+/** "text": a page or the Prometheus text format on success, our JSON errors otherwise. */
+type Surface = "native" | "document" | "conformance" | "text";
 
 function expectWellFormedAnswer(surface: Surface, answer: Answer, context: string) {
   const statusClass = Math.floor(answer.status / 100);
   expect(statusClass === 2 || statusClass === 4, `not a 2xx or 4xx\n${context}`).toBe(true);
+  if (surface === "text" && statusClass === 2) {
+    expect(answer.contentType, context).toMatch(/^text\/(html|plain)/);
+    expect(answer.text, context).toMatch(/\S/);
+    return;
+  }
   expect(answer.contentType, context).toMatch(/^application\/json/);
   let body: Record<string, unknown>;
   try {
@@ -371,6 +396,24 @@ const specs: RouteSpec[] = [
     setup: async () => ({ start: async () => ({}) }),
   },
   {
+    route: "GET /api/v1/openapi.json",
+    surface: "document",
+    transport: toWorker,
+    runs: 20,
+    setup: async () => ({ start: async () => ({}) }),
+  },
+  {
+    route: "GET /api/v1/docs",
+    surface: "text",
+    // Off by default (404); on as `npm run dev` runs it.
+    transport: () => {
+      apiReference ??= transportWith({ API_DOCS: "true" });
+      return apiReference;
+    },
+    runs: 20,
+    setup: async () => ({ start: async () => ({}) }),
+  },
+  {
     route: "GET /api/v1/credentials",
     surface: "native",
     transport: toWorker,
@@ -541,6 +584,13 @@ const specs: RouteSpec[] = [
         knownValues: [user.userId],
       };
     },
+  },
+  {
+    route: "GET /api/v1/admin/metrics",
+    surface: "text",
+    transport: toMetrics,
+    runs: 30,
+    setup: async () => ({ start: async () => ({ headers: { ...admin }, query: { window: "600" } }) }),
   },
   {
     route: "GET /api/v1/admin/metadata",

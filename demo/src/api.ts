@@ -1,9 +1,14 @@
-// A small client for the passkey server's JSON API. Every answer comes in one envelope:
-// {"status":"ok","data":…} or {"status":"error","error":{"code","message"}}; this returns
+// The passkey server's API through Hono's typed client: paths, request bodies and answers are
+// typed from the server's own routes (`AppType`, src/app.ts), so a server change the demo does
+// not follow fails `npm run typecheck`. Every answer comes in one envelope:
+// {"status":"ok","data":…} or {"status":"error","error":{"code","message"}}; `call` returns
 // `data` or throws an ApiError carrying the error code.
+import { hc } from "hono/client";
+// Declarations of the server's types, written by `npm run typecheck` (tsconfig.client.json).
+import type { AppType } from "../.api-types/app";
 
 /** Same origin as the demo; from another origin use the server's URL (and list yours in CORS_ORIGINS). */
-const API_BASE = "/api/v1";
+export const client = hc<AppType>(location.origin).api.v1;
 
 export class ApiError extends Error {
   constructor(
@@ -20,24 +25,15 @@ export class ApiError extends Error {
   }
 }
 
-type Envelope<T> =
-  | { status: "ok"; data: T }
-  | { status: "error"; error: { code: string; message: string; details?: unknown } };
+type ErrorEnvelope = { status: "error"; error: { code: string; message: string; details?: unknown } };
 
-export async function api<T>(
-  method: "GET" | "POST" | "PATCH" | "DELETE",
-  path: string,
-  { body, token }: { body?: unknown; token?: string } = {},
-): Promise<T> {
-  const headers = new Headers();
-  if (body !== undefined) headers.set("content-type", "application/json");
-  if (token) headers.set("authorization", `Bearer ${token}`);
-  const response = await fetch(`${API_BASE}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  const envelope = (await response.json().catch(() => null)) as Envelope<T> | null;
+/** An answer of the typed client: its JSON is the success envelope, unless the server refused. */
+type Answer<T> = { status: number; headers: Headers; json(): Promise<{ status: "ok"; data: T }> };
+
+/** The `data` of the answer, or an ApiError with the server's code. */
+export async function call<T>(request: Promise<Answer<T>>): Promise<T> {
+  const response = await request;
+  const envelope = (await response.json().catch(() => null)) as { status: "ok"; data: T } | ErrorEnvelope | null;
   if (envelope?.status === "ok") return envelope.data;
   const retryAfter = Number(response.headers.get("retry-after")) || undefined;
   throw new ApiError(
@@ -48,3 +44,6 @@ export async function api<T>(
     envelope?.error.details,
   );
 }
+
+/** The session token as the client's request option. */
+export const withToken = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });

@@ -55,6 +55,8 @@ export async function startServer({ vars = {} } = {}) {
     CORS_ORIGINS: origin,
     RATE_LIMIT_REQUESTS: "100000",
     RATE_LIMIT_VERIFY_REQUESTS: "100000",
+    // The API reference page, as `npm run dev` serves it (e2e/api-reference.e2e.ts).
+    API_DOCS: "true",
     ...vars,
   };
   const args = ["dev", "--port", String(port), "--persist-to", stateDir, "--env-file", envFile];

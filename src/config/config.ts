@@ -85,6 +85,21 @@ const configSchema = z.object({
   // FIDO conformance binding (/attestation/*, /assertion/*): a test surface, off unless "true".
   CONFORMANCE_API: z.enum(["true", "false"]).default("false"),
   ATTESTATION_TRUST: z.enum(["none", "mds"]).default("none"),
+  // The API reference page at /api/v1/docs: on for `npm run dev`, off unless "true".
+  API_DOCS: z.enum(["true", "false"]).default("false"),
+  // Prometheus metrics (/api/v1/admin/metrics, docs/observability.md), read back from the
+  // Analytics Engine dataset through its SQL API: the dataset's name, the window they cover,
+  // and the account and API token (Account Analytics: Read) the SQL API takes. All optional.
+  ANALYTICS_DATASET: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,64}$/, "must be a dataset name (letters, digits, underscores)")
+    .default("passkey_events"),
+  METRICS_WINDOW_SECONDS: positiveInt(60, 90 * 86_400).default(3600),
+  CF_ACCOUNT_ID: z
+    .string()
+    .default("")
+    .refine((value) => value === "" || /^[0-9a-f]{32}$/.test(value), "must be a 32-character hex account id, or unset"),
+  ANALYTICS_API_TOKEN: z.string().default(""),
   // PEM or base64 DER; empty means the FIDO Alliance's production MDS root bundled with SimpleWebAuthn.
   MDS_ROOT_CERT: z.string().default(""),
   // Where the cron trigger fetches the FIDO MDS BLOB from (https); empty: no scheduled refresh.
@@ -139,6 +154,10 @@ export type Config = {
   benchInstrumentation: boolean;
   /** FIDO conformance binding mounted (a test surface: never in production). */
   conformanceApi: boolean;
+  /** The API reference page (/api/v1/docs) is served. */
+  apiDocs: boolean;
+  /** Prometheus metrics from the Analytics Engine SQL API; account and token null when not configured. */
+  metrics: { dataset: string; windowSeconds: number; accountId: string | null; apiToken: string | null };
   attestationTrust: {
     /** "none": any attestation is accepted; "mds": certificate chains must lead to FIDO metadata roots. */
     policy: "none" | "mds";
@@ -250,6 +269,13 @@ export function parseConfig(env: Record<string, unknown>): Config {
     logLevel: v.LOG_LEVEL,
     benchInstrumentation: v.BENCH_INSTRUMENTATION === "true",
     conformanceApi: v.CONFORMANCE_API === "true",
+    apiDocs: v.API_DOCS === "true",
+    metrics: {
+      dataset: v.ANALYTICS_DATASET,
+      windowSeconds: v.METRICS_WINDOW_SECONDS,
+      accountId: v.CF_ACCOUNT_ID === "" ? null : v.CF_ACCOUNT_ID,
+      apiToken: v.ANALYTICS_API_TOKEN === "" ? null : v.ANALYTICS_API_TOKEN,
+    },
     attestationTrust: {
       policy: v.ATTESTATION_TRUST,
       mdsRootCertificate: v.MDS_ROOT_CERT.trim() === "" ? null : v.MDS_ROOT_CERT.trim(),

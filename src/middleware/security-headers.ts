@@ -37,5 +37,9 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   // c.get("config") is unset only when the configuration itself failed to parse.
   const maxAge = (c.get("config") as AppEnv["Variables"]["config"] | undefined)?.hstsMaxAge;
+  // A route that answers a page (the API reference, src/routes/api-reference.ts) sets the policy
+  // that page needs; every other answer, errors included, gets the allow-nothing one.
+  const pagePolicy = c.res.status < 400 ? c.res.headers.get("content-security-policy") : null;
   await handlerFor(maxAge)(c, async () => {});
+  if (pagePolicy) c.res.headers.set("Content-Security-Policy", pagePolicy);
 });

@@ -8,6 +8,7 @@ import {
   setCredentialActive,
   setUserActive,
 } from "../accounts/administration";
+import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
 import { validJson, validParams, validQuery } from "../http/validate";
@@ -29,21 +30,25 @@ const activation = z.strictObject({ active: z.boolean() });
  * docs/api-management.md "Admin API".
  */
 export const adminUserRoutes = new Hono<AppEnv>()
-  .get("/", validQuery(listQuery), async (c) => ok(c, await listUsers(c.req.valid("query"), c.get("ports"))))
-  .get("/:id", validParams(userIdParam), async (c) => ok(c, await getUser(c.req.valid("param").id, c.get("ports"))))
-  .patch("/:id", validParams(userIdParam), validJson(activation), async (c) => {
+  .get("/", apiDocs.admin.listUsers, validQuery(listQuery), async (c) =>
+    ok(c, await listUsers(c.req.valid("query"), c.get("ports"))),
+  )
+  .get("/:id", apiDocs.admin.getUser, validParams(userIdParam), async (c) =>
+    ok(c, await getUser(c.req.valid("param").id, c.get("ports"))),
+  )
+  .patch("/:id", apiDocs.admin.setUserActive, validParams(userIdParam), validJson(activation), async (c) => {
     const user = await setUserActive(c.req.valid("param").id, c.req.valid("json").active, c.get("ports"));
     return ok(c, { user });
   })
-  .delete("/:id", validParams(userIdParam), async (c) =>
+  .delete("/:id", apiDocs.admin.deleteUser, validParams(userIdParam), async (c) =>
     ok(c, await deleteUser(c.req.valid("param").id, c.get("ports"))),
   );
 
 export const adminCredentialRoutes = new Hono<AppEnv>()
-  .patch("/:id", validParams(passkeyIdParam), validJson(activation), async (c) => {
+  .patch("/:id", apiDocs.admin.setCredentialActive, validParams(passkeyIdParam), validJson(activation), async (c) => {
     const { id } = c.req.valid("param");
     return ok(c, await setCredentialActive(id, c.req.valid("json").active, c.get("ports")));
   })
-  .delete("/:id", validParams(passkeyIdParam), async (c) =>
+  .delete("/:id", apiDocs.admin.removeCredential, validParams(passkeyIdParam), async (c) =>
     ok(c, await removeCredential(c.req.valid("param").id, c.get("ports"))),
   );

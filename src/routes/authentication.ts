@@ -3,6 +3,7 @@ import { z } from "zod";
 import { auditedAttempt } from "../ceremonies/attempt-audit";
 import { startAuthentication } from "../ceremonies/authentication-options";
 import { finishAuthentication } from "../ceremonies/authentication-verification";
+import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
 import { authenticationResponse, username, userVerification } from "../http/request-schemas";
@@ -16,10 +17,10 @@ const challengeRequest = z.strictObject({
 const verifyRequest = z.strictObject({ credential: authenticationResponse });
 
 export const authenticationRoutes = new Hono<AppEnv>()
-  .post("/challenge", validJson(challengeRequest), async (c) => {
+  .post("/challenge", apiDocs.authentication.challenge, validJson(challengeRequest), async (c) => {
     return ok(c, await startAuthentication(c.req.valid("json"), c.get("ports")));
   })
-  .post("/verify", validJson(verifyRequest), async (c) => {
+  .post("/verify", apiDocs.authentication.verify, validJson(verifyRequest), async (c) => {
     const { credential } = c.req.valid("json");
     const authenticated = await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
       finishAuthentication(credential, ports),

@@ -7,6 +7,7 @@ import { finishAuthentication } from "../ceremonies/authentication-verification"
 import { startRegistration } from "../ceremonies/registration-options";
 import { finishRegistration } from "../ceremonies/registration-verification";
 import { normalizeUsername } from "../ceremonies/username";
+import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import {
   assertionResultRequest,
@@ -49,8 +50,10 @@ function asResponseJSON<T extends { id: string }>(
 const serverResponse = <T extends object>(c: Context<AppEnv>, payload: T) =>
   c.json({ status: "ok" as const, errorMessage: "", ...payload }, 200);
 
+const docs = apiDocs.conformance;
+
 export const conformanceRoutes = new Hono<AppEnv>()
-  .post("/attestation/options", validJson(creationOptionsRequest), async (c) => {
+  .post("/attestation/options", docs.attestationOptions, validJson(creationOptionsRequest), async (c) => {
     const body = c.req.valid("json");
     const options = await startRegistration(
       {
@@ -71,14 +74,14 @@ export const conformanceRoutes = new Hono<AppEnv>()
       user: { ...options.user, name: body.username, displayName: body.displayName },
     });
   })
-  .post("/attestation/result", validJson(attestationResultRequest), async (c) => {
+  .post("/attestation/result", docs.attestationResult, validJson(attestationResultRequest), async (c) => {
     const response = asResponseJSON(c.req.valid("json"));
     await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
       finishRegistration(response, ports, { profile }),
     );
     return serverResponse(c, {});
   })
-  .post("/assertion/options", validJson(getOptionsRequest), async (c) => {
+  .post("/assertion/options", docs.assertionOptions, validJson(getOptionsRequest), async (c) => {
     const body = c.req.valid("json");
     const options = await startAuthentication(
       {
@@ -91,7 +94,7 @@ export const conformanceRoutes = new Hono<AppEnv>()
     );
     return serverResponse(c, options);
   })
-  .post("/assertion/result", validJson(assertionResultRequest), async (c) => {
+  .post("/assertion/result", docs.assertionResult, validJson(assertionResultRequest), async (c) => {
     const response = asResponseJSON(c.req.valid("json"));
     await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
       finishAuthentication(response, ports, { profile }),

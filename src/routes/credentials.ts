@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { listPasskeys, removePasskey, renamePasskey } from "../accounts/self-service";
+import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
 import { validJson, validParams, validQuery } from "../http/validate";
@@ -34,16 +35,16 @@ const removeQuery = z.strictObject({ force: z.enum(["true", "false"]).optional()
  * docs/api-management.md.
  */
 export const credentialRoutes = new Hono<AppEnv>()
-  .get("/", async (c) => {
+  .get("/", apiDocs.credentials.list, async (c) => {
     const account = c.get("account");
     return ok(c, { credentials: await listPasskeys(account, c.get("ports")) });
   })
-  .patch("/:id", validParams(passkeyIdParam), validJson(renameRequest), async (c) => {
+  .patch("/:id", apiDocs.credentials.rename, validParams(passkeyIdParam), validJson(renameRequest), async (c) => {
     const account = c.get("account");
     const { id } = c.req.valid("param");
     return ok(c, await renamePasskey(account, id, c.req.valid("json").name, c.get("ports")));
   })
-  .delete("/:id", validParams(passkeyIdParam), validQuery(removeQuery), async (c) => {
+  .delete("/:id", apiDocs.credentials.remove, validParams(passkeyIdParam), validQuery(removeQuery), async (c) => {
     const account = c.get("account");
     const { id } = c.req.valid("param");
     const force = c.req.valid("query").force === "true";

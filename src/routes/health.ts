@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { AppError } from "../errors";
+import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
 
@@ -15,7 +16,7 @@ async function check(probe: () => Promise<unknown>): Promise<Check> {
 }
 
 /** Liveness of what every ceremony needs: D1 and the ChallengeStore Durable Object binding. */
-export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
+export const healthRoutes = new Hono<AppEnv>().get("/", apiDocs.health, async (c) => {
   const [database, challengeStore] = await Promise.all([
     check(() => c.env.DB.prepare("SELECT 1").first()),
     check(() => c.env.CHALLENGES.get(c.env.CHALLENGES.idFromName("health-check")).ping()),

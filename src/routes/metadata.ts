@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
+import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
 import { validJson, validParams } from "../http/validate";
@@ -50,13 +51,13 @@ function metadataPorts(c: Context<AppEnv>): MetadataPorts {
  * (src/middleware/json-body.ts), since the production FIDO MDS BLOB is several MB.
  */
 export const metadataRoutes = new Hono<AppEnv>()
-  .get("/", async (c) => ok(c, await listMetadataSources(metadataPorts(c))))
-  .put("/", validJson(loadRequest), async (c) =>
+  .get("/", apiDocs.metadata.list, async (c) => ok(c, await listMetadataSources(metadataPorts(c))))
+  .put("/", apiDocs.metadata.loadBlob, validJson(loadRequest), async (c) =>
     ok(c, await loadMetadataBlob(c.req.valid("json"), metadataPorts(c)), 201),
   )
-  .put("/statements", validJson(statementsRequest), async (c) =>
+  .put("/statements", apiDocs.metadata.loadStatements, validJson(statementsRequest), async (c) =>
     ok(c, await loadMetadataStatements(c.req.valid("json").statements, metadataPorts(c)), 201),
   )
-  .delete("/:source", validParams(sourceParam), async (c) =>
+  .delete("/:source", apiDocs.metadata.remove, validParams(sourceParam), async (c) =>
     ok(c, await removeMetadataSource(c.req.valid("param").source, metadataPorts(c))),
   );

@@ -5,6 +5,7 @@ import { auditedAttempt } from "../ceremonies/attempt-audit";
 import { startRegistration } from "../ceremonies/registration-options";
 import { finishRegistration } from "../ceremonies/registration-verification";
 import { normalizeUsername } from "../ceremonies/username";
+import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { optionalAccount } from "../http/bearer-session";
 import { ok } from "../http/envelope";
@@ -38,7 +39,7 @@ const challengeRequest = z.strictObject({
 const verifyRequest = z.strictObject({ credential: registrationResponse });
 
 export const registrationRoutes = new Hono<AppEnv>()
-  .post("/challenge", validJson(challengeRequest), async (c) => {
+  .post("/challenge", apiDocs.registration.challenge, validJson(challengeRequest), async (c) => {
     const body = c.req.valid("json");
     const account = await optionalAccount(c);
     const ports = c.get("ports");
@@ -58,7 +59,7 @@ export const registrationRoutes = new Hono<AppEnv>()
     );
     return ok(c, options);
   })
-  .post("/verify", validJson(verifyRequest), async (c) => {
+  .post("/verify", apiDocs.registration.verify, validJson(verifyRequest), async (c) => {
     const { credential } = c.req.valid("json");
     const registered = await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
       finishRegistration(credential, ports),
