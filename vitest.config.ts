@@ -31,5 +31,18 @@ export default defineConfig({
     setupFiles: ["./test/apply-migrations.ts"],
     // Request and security-event logs are printed only for failing tests.
     silent: "passed-only",
+    // `npm run test:coverage`: the same suite, measuring src/. Istanbul instruments the code as
+    // it is transformed; the v8 provider needs Node's inspector, which this pool offers to
+    // workerd only from Vitest 5.
+    coverage: {
+      provider: "istanbul",
+      include: ["src/**/*.ts"],
+      reporter: ["text", "json-summary"],
+      reportsDirectory: "coverage",
+      // The floor: never below 90 % lines / 80 % branches, and otherwise the figures measured
+      // last (December 2026: lines 97.2, branches 85.8, functions 97.7, statements 95.0),
+      // rounded down. It only ever rises; docs/development.md says how to raise it.
+      thresholds: { lines: 97, branches: 85, functions: 97, statements: 95 },
+    },
   },
 });
