@@ -31,6 +31,9 @@ export default defineConfig({
     setupFiles: ["./test/apply-migrations.ts"],
     // Request and security-event logs are printed only for failing tests.
     silent: "passed-only",
+    // Only a guard against hangs, never a speed check: the coverage run is instrumented and CI
+    // machines are small and shared, so a test that takes 1 s alone can take several.
+    testTimeout: 20_000,
     // `npm run test:coverage`: the same suite, measuring src/. Istanbul instruments the code as
     // it is transformed; the v8 provider needs Node's inspector, which this pool offers to
     // workerd only from Vitest 5.
