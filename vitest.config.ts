@@ -43,9 +43,9 @@ export default defineConfig({
       reporter: ["text", "json-summary"],
       reportsDirectory: "coverage",
       // The floor: never below 90 % lines / 80 % branches, and otherwise the figures measured
-      // last (December 2026: lines 97.2, branches 85.8, functions 97.7, statements 95.0),
-      // rounded down. It only ever rises; docs/development.md says how to raise it.
-      thresholds: { lines: 97, branches: 85, functions: 97, statements: 95 },
+      // last (December 2026: lines 97.7, branches 86.7, functions 97.7, statements 95.5),
+      // rounded down. It only ever rises: docs/development.md.
+      thresholds: { lines: 97, branches: 86, functions: 97, statements: 95 },
     },
   },
 });
