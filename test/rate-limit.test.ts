@@ -31,7 +31,7 @@ async function letTimePass(ip: string, seconds: number) {
 }
 
 describe("per-client sliding-window limit", () => {
-  it("lets the seed's 100 requests per 60 s through and answers the 101st with a 429 envelope and headers", async () => {
+  it("lets the default 100 requests per 60 s through and answers the 101st with a 429 envelope and headers", async () => {
     const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "100", RATE_LIMIT_WINDOW_SECONDS: "60" });
     const ip = freshIPv4();
     for (let i = 1; i <= 100; i++) {

@@ -38,7 +38,7 @@ const badSecret = () =>
  * Signs and checks the short-lived ES256 session token. Public halves are published at
  * /.well-known/jwks.json under a kid (the key's RFC 7638 thumbprint). SESSION_SIGNING_KEY is
  * one private JWK, or a JSON array of them: the first signs, all verify and are published,
- * so a key is rotated without breaking tokens in flight (README "Rotating the session key").
+ * so a key is rotated without breaking tokens in flight (docs/configuration.md "Rotating the session key").
  */
 export class SessionTokens {
   private constructor(
