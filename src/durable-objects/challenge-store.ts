@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { UserVerificationLevel } from "../config/config";
+import { z } from "zod";
+import { type UserVerificationLevel, userVerificationLevels } from "../config/config";
 import type { ChallengeSealing } from "../crypto/challenge-sealing";
 import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 
@@ -212,6 +213,37 @@ export function challengePort(
   };
 }
 
+/**
+ * The shape a sealed state must have to be used. Only this server can seal, but a ceremony in
+ * flight across a deploy carries the state as the previous version wrote it (an add-passkey
+ * session without its `sessionId`, say): such a challenge is refused as unknown, never used
+ * with a field missing.
+ */
+const sealedStateSchema = z.discriminatedUnion("ceremony", [
+  z.object({
+    ceremony: z.literal("registration"),
+    expiresAt: z.number(),
+    userVerification: z.enum(userVerificationLevels),
+    userId: z.string(),
+    username: z.string(),
+    displayName: z.string(),
+    existingUser: z.boolean(),
+    session: z.object({ passkeyId: z.string(), expiresAt: z.number(), sessionId: z.string() }).optional(),
+    conditional: z.boolean(),
+    profile: z.literal("fido-conformance").optional(),
+    spendId: z.string(),
+  }),
+  z.object({
+    ceremony: z.literal("authentication"),
+    expiresAt: z.number(),
+    userVerification: z.enum(userVerificationLevels),
+    userId: z.string().nullable(),
+    decoy: z.boolean().optional(),
+    profile: z.literal("fido-conformance").optional(),
+    spendId: z.string(),
+  }),
+]) satisfies z.ZodType<SealedState>;
+
 async function openSealed(challenge: string, sealing: ChallengeSealing): Promise<SealedState | null> {
   let bytes: Bytes;
   try {
@@ -220,5 +252,6 @@ async function openSealed(challenge: string, sealing: ChallengeSealing): Promise
     return null;
   }
   // Authenticated by AES-GCM under our key: only this server could have written it.
-  return (await sealing.open(bytes)) as SealedState | null;
+  const parsed = sealedStateSchema.safeParse(await sealing.open(bytes));
+  return parsed.success ? parsed.data : null;
 }
