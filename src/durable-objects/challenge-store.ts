@@ -161,6 +161,8 @@ export function challengePort(
   sealing: ChallengeSealing,
   /** The rate limiter's verdict on this request: resolves when admitted, throws its refusal. */
   admission: () => Promise<void>,
+  /** Logs a fault the answer goes out without (a `background_fault` named `what`). */
+  report: (what: string, error: unknown) => void,
 ): ChallengePort {
   const stored = (challenge: string) => namespace.get(namespace.idFromName(challenge));
   return {
@@ -202,7 +204,15 @@ export function challengePort(
       const [admitted, spent] = await Promise.allSettled([admission(), spender.spend(opened.expiresAt)]);
       if (admitted.status === "rejected") {
         // Refused by the limiter after all: give the challenge back so the refusal changed nothing.
-        if (spent.status === "fulfilled" && spent.value) await spender.release();
+        // If that fails the answer is still the limiter's; the challenge stays spent (its
+        // response gets 400 INVALID_CHALLENGE if sent again: a new ceremony is needed).
+        if (spent.status === "fulfilled" && spent.value) {
+          try {
+            await spender.release();
+          } catch (error) {
+            report("challenge_release", error);
+          }
+        }
         throw admitted.reason;
       }
       if (spent.status === "rejected") throw spent.reason;
