@@ -416,8 +416,6 @@ async function expectNoOrphans() {
 }
 
 let logLines: string[];
-const securityEvents = () =>
-  parsedLines(logLines).filter((line): line is LoggedEvent => line.type === "security_event");
 beforeEach(() => {
   logLines = captureLogLines();
 });
