@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, bearer, ORIGIN, registrationOptions, type SignedUp, signIn, signUp } from "./support/api";
 import { addPasskey, admin, watchSecurityEvents } from "./support/management";
-import { resealChallenge } from "./support/sealed-challenges";
+import { openChallenge, resealChallenge } from "./support/sealed-challenges";
 
 // Issue 11, item 1: an add-passkey ceremony must not outlive the session that started it. A
 // stolen token is enough to ask for the options; after the session ends (its passkey removed
@@ -67,13 +67,36 @@ describe("adding a passkey is bound to the session that started it", () => {
     const user = await signUp();
     const options = await startAdding(user);
     // The same ceremony with the session's expiry in the past (sealed with the server's key,
-    // as a ceremony started a session-lifetime ago would be).
-    const session = { passkeyId: user.passkeyId, expiresAt: Date.now() - 1 };
+    // as a ceremony started a session-lifetime ago would be), naming the same session.
+    const { session } = await openChallenge(options.challenge);
+    expect(session).toEqual({
+      passkeyId: user.passkeyId,
+      expiresAt: expect.any(Number),
+      sessionId: expect.any(String),
+    });
+    const expired = { ...(session as object), expiresAt: Date.now() - 1 };
     await expectRefused(
       user,
-      { ...options, challenge: await resealChallenge(options.challenge, { session }) },
+      { ...options, challenge: await resealChallenge(options.challenge, { session: expired }) },
       "session_ended",
     );
+  });
+
+  it("refuses a challenge whose sealed session lacks a field (sealed by an older version) as unknown", async () => {
+    const user = await signUp();
+    const options = await startAdding(user);
+    const before = await passkeyCount(user.userId);
+    const events = watchSecurityEvents();
+    // What a ceremony started before sessions had ids carries: no `sessionId`.
+    const session = { passkeyId: user.passkeyId, expiresAt: Date.now() + 60_000 };
+    const challenge = await resealChallenge(options.challenge, { session });
+    const credential = await (await SoftAuthenticator.create()).register({ ...options, challenge }, { origin: ORIGIN });
+    const response = await api("POST", "/api/v1/registration/verify", { credential });
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe("INVALID_CHALLENGE");
+    expect(await passkeyCount(user.userId)).toBe(before);
+    const attempts = events().filter((event) => event.event === "registration_attempt");
+    expect(attempts).toEqual([expect.objectContaining({ outcome: "failure", reason: "unknown_or_expired_challenge" })]);
   });
 
   it("refuses a ceremony for an existing account that names no session", async () => {

@@ -4,8 +4,9 @@ import type { AttemptEvent } from "../src/ceremonies/attempt-audit";
 import { type AuthenticatorOptions, SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { type ApiResponse, bearer, ORIGIN, type SignedUp, signIn, signUp, uniqueUsername } from "./support/api";
 import { captureLogLines } from "./support/log-lines";
-import { admin, type LoggedEvent, watchSecurityEvents } from "./support/management";
+import { admin, type LoggedEvent } from "./support/management";
 import { type Api, appWithFaults, type FaultMode, faultModes, StorageFaults } from "./support/storage-faults";
+import { freshIPv4 } from "./support/worker-with-env";
 
 /*
  * Storage fails on the edge: a D1 query times out, a Durable Object is reset, a write commits
@@ -40,6 +41,11 @@ type Flow<S> = {
   decidedBy?: { event: string; outcome: "success" | "failure" };
   /** Verify flows: the one event every verify request that reached the ceremony must leave. */
   attempt?: { event: AttemptEvent; outcome: "success" | "failure"; reason?: string };
+  /**
+   * The `background_fault` named when the flow's write after the answer (waitUntil) fails:
+   * the answer stands, and the write may be missing.
+   */
+  afterAnswer?: string;
 };
 
 const randomAaguid = (): AuthenticatorOptions => ({ aaguid: crypto.getRandomValues(new Uint8Array(16)) });
@@ -161,6 +167,40 @@ function signInFlow(name: string, withUsername: boolean): Flow<{ user: SignedUp;
     },
     attempt: { event: "authentication_attempt", outcome: "success" },
   };
+}
+
+/**
+ * A passkey that keeps no counter (synced passkeys report 0): nothing to compare-and-swap, so
+ * its one write, last_used_at, is made after the answer (src/middleware/deferred-work.ts).
+ */
+const syncedSignInFlow: Flow<{ user: SignedUp; lastUsed: number | null }> = {
+  name: "sign-in with a synced passkey",
+  decidedBy: { event: "authentication_attempt", outcome: "success" },
+  setup: async () => {
+    const user = await signUp(uniqueUsername("faults-synced"), { ...randomAaguid(), countSignatures: false });
+    return { user, lastUsed: await lastUsedAt(user.passkeyId) };
+  },
+  run: async (s, api) =>
+    ceremony(api, "authentication", { username: s.user.username }, (options) =>
+      s.user.authenticator.assert(options, { origin: ORIGIN }),
+    ),
+  expected: { status: 200 },
+  state: async (s) => {
+    const now = await lastUsedAt(s.user.passkeyId);
+    return either(now === s.lastUsed, now !== null && now !== s.lastUsed, { before: s.lastUsed, now });
+  },
+  attempt: { event: "authentication_attempt", outcome: "success" },
+  afterAnswer: "credential_last_used",
+};
+
+async function lastUsedAt(id: string): Promise<number | null> {
+  const row = await one<{ last_used_at: number | null; sign_count: number }>(
+    "SELECT last_used_at, sign_count FROM credentials WHERE id = ?",
+    id,
+  );
+  // The deferred path is taken only while the counter stays 0.
+  if (row?.sign_count !== 0) throw new Error(`not a passkey without a counter: ${JSON.stringify(row)}`);
+  return row.last_used_at;
 }
 
 /** A replayed counter: refused (401), and the passkey flagged for its owner, nothing else changed. */
@@ -311,6 +351,7 @@ const flows: Flow<any>[] = [
   addPasskeyFlow,
   signInFlow("sign-in with a username", true),
   signInFlow("sign-in without a username", false),
+  syncedSignInFlow,
   cloneFlow,
   listFlow,
   renameFlow,
@@ -326,15 +367,30 @@ const flows: Flow<any>[] = [
 ];
 
 /** Requests a flow sent, in order, with their answers. */
-type Sent = { path: string; response: ApiResponse };
+type Sent = {
+  method: string;
+  path: string;
+  body: unknown;
+  headers: Record<string, string> | undefined;
+  response: ApiResponse;
+};
 
 function recording(api: Api, sent: Sent[]): Api {
   return async (method, path, body, headers) => {
     const response = await api(method, path, body, headers);
-    sent.push({ path, response });
+    sent.push({ method, path, body, headers, response });
     return response;
   };
 }
+
+const parsedLines = (lines: string[]) =>
+  lines.flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
 
 const matches = (response: ApiResponse, answer: { status: number; code?: string }) =>
   response.status === answer.status && (answer.code === undefined || response.body.error?.code === answer.code);
@@ -359,9 +415,9 @@ async function expectNoOrphans() {
   expect(orphans?.n).toBe(0);
 }
 
-let securityEvents: () => LoggedEvent[];
+let logLines: string[];
 beforeEach(() => {
-  securityEvents = watchSecurityEvents();
+  logLines = captureLogLines();
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -375,14 +431,16 @@ async function callsOf<S>(flow: Flow<S>): Promise<number> {
   return faults.calls.length;
 }
 
-async function walk<S>(flow: Flow<S>, mode: FaultMode, failAt: number) {
+/** Walks one fault; true when it was the flow's write after the answer that failed. */
+async function walk<S>(flow: Flow<S>, mode: FaultMode, failAt: number): Promise<boolean> {
   const where = `${flow.name}, call ${failAt} ${mode}`;
   const s = await flow.setup();
   const faults = new StorageFaults(failAt, mode);
   const sent: Sent[] = [];
-  const eventsBefore = securityEvents().length;
+  const linesBefore = logLines.length;
   const answer = await flow.run(s, recording(appWithFaults(faults), sent));
-  const events = securityEvents().slice(eventsBefore);
+  const lines = parsedLines(logLines.slice(linesBefore));
+  const events = lines.filter((line): line is LoggedEvent => line.type === "security_event");
   const injected = faults.injected;
   expect(injected, where).toBeDefined();
   const context = `${where} (${injected?.kind}): ${answer.status} ${JSON.stringify(answer.body.error ?? {})}`;
@@ -409,12 +467,22 @@ async function walk<S>(flow: Flow<S>, mode: FaultMode, failAt: number) {
     expect(succeeded, context).toBe(true);
   }
 
+  // A write made after the answer cannot change it: its failure is logged, and the answer stands.
+  const lostAfterAnswer =
+    flow.afterAnswer !== undefined &&
+    lines.some((line) => line.type === "background_fault" && line.what === flow.afterAnswer);
+  if (lostAfterAnswer) {
+    expect(succeeded, context).toBe(true);
+    expect(injected?.kind, context).toBe("d1-write");
+  }
+
   const state = flow.state ? await flow.state(s) : undefined;
   await expectNoOrphans();
   if (state !== undefined) {
-    // The expected answer means the change was made; a fault answer means it was not, unless
-    // the failed call was a write that took effect before its answer was lost.
-    if (succeeded) expect(state, context).toBe("after");
+    // The expected answer means the change was made; a fault answer (or a failed write after
+    // the answer) means it was not, unless the failed call was a write that took effect
+    // before its answer was lost.
+    if (succeeded && !lostAfterAnswer) expect(state, context).toBe("after");
     else if (injected?.mode !== "lost") expect(state, context).toBe("before");
   }
 
@@ -425,19 +493,29 @@ async function walk<S>(flow: Flow<S>, mode: FaultMode, failAt: number) {
     expect(attempts, context).toHaveLength(verifies.length);
     const attempt = attempts[0];
     if (attempt && succeeded) {
-      expect(attempt, context).toMatchObject({ outcome: flow.attempt.outcome, reason: flow.attempt.reason });
+      // toEqual: a success names no reason (toMatchObject would demand the key be present).
+      const { outcome, reason } = attempt;
+      expect({ outcome, reason }, context).toEqual({ outcome: flow.attempt.outcome, reason: flow.attempt.reason });
     } else if (attempt) {
       expect(attempt, context).toMatchObject({ outcome: "failure", reason: "storage_fault" });
     }
   }
 
-  if (!succeeded) {
+  const last = sent.at(-1);
+  if (!succeeded && answer.status === 503 && last?.path.endsWith("/verify")) {
+    // The limiter stopped the verify before it changed anything and its challenge was given
+    // back: the same response, sent again once the limiter answers, gets there.
+    const resent = await appWithFaults(new StorageFaults())(last.method, last.path, last.body, last.headers);
+    expect(resent.status, `${context}; sent again: ${JSON.stringify(resent.body)}`).toBe(flow.expected.status);
+    if (flow.state) expect(await flow.state(s), `${context}; after sending again`).toBe("after");
+  } else if (!succeeded) {
     // Tried again from the start (a new ceremony), with storage working: it gets there.
     const retry = await flow.run(s, appWithFaults(new StorageFaults()));
     const done = state === "after" && flow.alreadyDone !== undefined && matches(retry, flow.alreadyDone);
     if (!done) expect(retry.status, `${context}; retry: ${JSON.stringify(retry.body)}`).toBe(flow.expected.status);
     if (flow.state) expect(await flow.state(s), `${context}; after the retry`).toBe("after");
   }
+  return lostAfterAnswer;
 }
 
 describe.each(flows)("storage faults: $name", (flow) => {
@@ -446,7 +524,12 @@ describe.each(flows)("storage faults: $name", (flow) => {
     async (mode) => {
       const calls = await callsOf(flow);
       expect(calls).toBeGreaterThan(0);
-      for (let failAt = 1; failAt <= calls; failAt++) await walk(flow, mode, failAt);
+      let lostAfterAnswer = false;
+      for (let failAt = 1; failAt <= calls; failAt++) {
+        if (await walk(flow, mode, failAt)) lostAfterAnswer = true;
+      }
+      // The write after the answer was among the calls walked, and its failure was seen.
+      expect(lostAfterAnswer).toBe(flow.afterAnswer !== undefined);
     },
     60_000,
   );
@@ -501,5 +584,52 @@ describe("what a fault after the decision leaves behind", () => {
     expect(logged(lines, "background_fault")).toEqual([
       expect.objectContaining({ level: "warn", what: "authenticator_icons" }),
     ]);
+  });
+});
+
+describe("a verify the rate limiter refused", () => {
+  const VERIFY = "/api/v1/authentication/verify";
+
+  /** A sign-in whose verify is refused 429: the client's one verify was spent on a malformed one. */
+  async function refusedSignIn(faults: StorageFaults) {
+    const user = await account();
+    const headers = { "cf-connecting-ip": freshIPv4() };
+    const api = appWithFaults(faults, { RATE_LIMIT_VERIFY_REQUESTS: "1" });
+    const options = await api("POST", "/api/v1/authentication/challenge", { username: user.username }, headers);
+    const credential = await user.authenticator.assert(options.body.data, { origin: ORIGIN });
+    expect((await api("POST", VERIFY, {}, headers)).status).toBe(400);
+    const refused = await api("POST", VERIFY, { credential }, headers);
+    // The same response sent again, within a budget (the challenge is usable only if given back).
+    const again = () => appWithFaults(new StorageFaults())("POST", VERIFY, { credential }, headers);
+    return { refused, again };
+  }
+
+  it.each(faultModes)("stays a 429 when giving its challenge back fails (%s), and logs the loss", async (mode) => {
+    const baseline = new StorageFaults();
+    const { refused: baselineRefused, again: baselineAgain } = await refusedSignIn(baseline);
+    expect(baselineRefused.status).toBe(429);
+    // Options make no challenge call; the refused verify spends (alongside the limiter) and gives back.
+    expect(baseline.calls.filter((kind) => kind === "challenge")).toHaveLength(2);
+    const release = baseline.calls.lastIndexOf("challenge") + 1;
+    expect((await baselineAgain()).status).toBe(200);
+
+    const lines = captureLogLines();
+    const faults = new StorageFaults(release, mode);
+    const { refused, again } = await refusedSignIn(faults);
+    expect(faults.injected).toEqual({ call: release, kind: "challenge", mode });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe("RATE_LIMIT_EXCEEDED");
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    const logged = parsedLines(lines);
+    expect(logged.filter((line) => line.event === "authentication_attempt")).toEqual([]);
+    expect(logged.filter((line) => line.type === "internal_error")).toEqual([]);
+    expect(logged.filter((line) => line.type === "background_fault")).toEqual([
+      expect.objectContaining({ level: "warn", what: "challenge_release" }),
+    ]);
+    // Given back only if the release took effect before its answer was lost; otherwise the
+    // challenge stays spent and the response needs a new ceremony.
+    const sentAgain = await again();
+    if (mode === "lost") expect(sentAgain.status).toBe(200);
+    else expect(sentAgain.body.error?.code).toBe("INVALID_CHALLENGE");
   });
 });

@@ -197,7 +197,7 @@ export async function finishAuthentication(
     // nothing to compare-and-swap and no rule depends on this write, so the answer does not
     // wait for it. (Two sign-ins of such a passkey at once are two genuine assertions, each on
     // its own challenge spent once: a counter of 0 cannot tell a clone apart, today or before.)
-    ports.defer(() => ports.credentials.recordUse(credential, now, protectedId ?? undefined));
+    ports.defer("credential_last_used", () => ports.credentials.recordUse(credential, now, protectedId ?? undefined));
   } else {
     const recorded = await ports.credentials.recordAssertion(credential, {
       signCount: info.newCounter,

@@ -28,8 +28,11 @@ export type CeremonyPorts = {
    * Asked alongside the first storage call; nothing may be written before it resolves.
    */
   admission: () => Promise<void>;
-  /** Runs a write nothing needs at once after the answer is sent (ctx.waitUntil). */
-  defer: (task: () => Promise<unknown>) => void;
+  /**
+   * Runs a write nothing needs at once after the answer is sent (ctx.waitUntil); if it fails,
+   * a `background_fault` named `what` is logged.
+   */
+  defer: (what: string, task: () => Promise<unknown>) => void;
 };
 
 export type Background = {

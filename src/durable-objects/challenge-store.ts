@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { UserVerificationLevel } from "../config/config";
+import { z } from "zod";
+import { type UserVerificationLevel, userVerificationLevels } from "../config/config";
 import type { ChallengeSealing } from "../crypto/challenge-sealing";
 import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 
@@ -160,6 +161,8 @@ export function challengePort(
   sealing: ChallengeSealing,
   /** The rate limiter's verdict on this request: resolves when admitted, throws its refusal. */
   admission: () => Promise<void>,
+  /** Logs a fault the answer goes out without (a `background_fault` named `what`). */
+  report: (what: string, error: unknown) => void,
 ): ChallengePort {
   const stored = (challenge: string) => namespace.get(namespace.idFromName(challenge));
   return {
@@ -201,7 +204,15 @@ export function challengePort(
       const [admitted, spent] = await Promise.allSettled([admission(), spender.spend(opened.expiresAt)]);
       if (admitted.status === "rejected") {
         // Refused by the limiter after all: give the challenge back so the refusal changed nothing.
-        if (spent.status === "fulfilled" && spent.value) await spender.release();
+        // If that fails the answer is still the limiter's; the challenge stays spent (its
+        // response gets 400 INVALID_CHALLENGE if sent again: a new ceremony is needed).
+        if (spent.status === "fulfilled" && spent.value) {
+          try {
+            await spender.release();
+          } catch (error) {
+            report("challenge_release", error);
+          }
+        }
         throw admitted.reason;
       }
       if (spent.status === "rejected") throw spent.reason;
@@ -212,6 +223,37 @@ export function challengePort(
   };
 }
 
+/**
+ * The shape a sealed state must have to be used. Only this server can seal, but a ceremony in
+ * flight across a deploy carries the state as the previous version wrote it (an add-passkey
+ * session without its `sessionId`, say): such a challenge is refused as unknown, never used
+ * with a field missing.
+ */
+const sealedStateSchema = z.discriminatedUnion("ceremony", [
+  z.object({
+    ceremony: z.literal("registration"),
+    expiresAt: z.number(),
+    userVerification: z.enum(userVerificationLevels),
+    userId: z.string(),
+    username: z.string(),
+    displayName: z.string(),
+    existingUser: z.boolean(),
+    session: z.object({ passkeyId: z.string(), expiresAt: z.number(), sessionId: z.string() }).optional(),
+    conditional: z.boolean(),
+    profile: z.literal("fido-conformance").optional(),
+    spendId: z.string(),
+  }),
+  z.object({
+    ceremony: z.literal("authentication"),
+    expiresAt: z.number(),
+    userVerification: z.enum(userVerificationLevels),
+    userId: z.string().nullable(),
+    decoy: z.boolean().optional(),
+    profile: z.literal("fido-conformance").optional(),
+    spendId: z.string(),
+  }),
+]) satisfies z.ZodType<SealedState>;
+
 async function openSealed(challenge: string, sealing: ChallengeSealing): Promise<SealedState | null> {
   let bytes: Bytes;
   try {
@@ -220,5 +262,6 @@ async function openSealed(challenge: string, sealing: ChallengeSealing): Promise
     return null;
   }
   // Authenticated by AES-GCM under our key: only this server could have written it.
-  return (await sealing.open(bytes)) as SealedState | null;
+  const parsed = sealedStateSchema.safeParse(await sealing.open(bytes));
+  return parsed.success ? parsed.data : null;
 }

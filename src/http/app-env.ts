@@ -23,7 +23,7 @@ export type AppEnv = {
      */
     admission: () => Promise<void>;
     /** Work the answer need not wait for, run with `waitUntil` once the response is ready. */
-    defer: (task: () => Promise<unknown>) => void;
+    defer: (what: string, task: () => Promise<unknown>) => void;
     /** The caller's verified session, active account and its passkeys (self-service routes, after `signedIn`). */
     account: SignedInAccount;
   };

@@ -13,7 +13,7 @@ import { securityEventLog } from "../observability/security-events";
 
 // Outside the app's middleware chain (no limiter ran, no response to defer to).
 const admitted = () => Promise.resolve();
-const runNow = (task: () => Promise<unknown>) => {
+const runNow = (_what: string, task: () => Promise<unknown>) => {
   task().catch(() => undefined);
 };
 
@@ -23,9 +23,10 @@ export const ceremonyPorts = createMiddleware<AppEnv>(async (c, next) => {
   const keys = c.get("keys");
   const db = openDatabase(c.env.DB);
   const admission = c.get("admission") ?? admitted;
+  const backgroundWork = background(c);
   c.set("ports", {
     config,
-    challenges: challengePort(c.env.CHALLENGES, keys.challenges, admission),
+    challenges: challengePort(c.env.CHALLENGES, keys.challenges, admission, backgroundWork.report),
     users: new UserRepository(db),
     credentials: new CredentialRepository(db, () => openReplicaDatabase(c.env.DB)),
     revokedSessions: new RevokedSessionRepository(db),
@@ -33,7 +34,7 @@ export const ceremonyPorts = createMiddleware<AppEnv>(async (c, next) => {
     credentialIds: keys.credentialIds,
     sessions: keys.sessions,
     events: securityEventLog(c.get("logger"), c.get("metrics")),
-    background: background(c),
+    background: backgroundWork,
     now: () => new Date(),
     admission,
     defer: c.get("defer") ?? runNow,

@@ -51,8 +51,12 @@ export async function api<T = Loose>(
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 let counter = 0;
-/** A username no other test uses, so tests sharing one database never collide. */
-export const uniqueUsername = (prefix = "user") => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+/**
+ * A username no other test uses, so tests sharing one database never collide. In hex, not
+ * base 36: one account per confusable skeleton (src/ceremonies/username.ts), and base 36 has
+ * look-alikes ("1" and "l", "m" and "rn") that made two generated names one account now and then.
+ */
+export const uniqueUsername = (prefix = "user") => `${prefix}-${Date.now().toString(16)}-${(counter++).toString(16)}`;
 
 export async function registrationOptions(body: Record<string, unknown>, headers?: Record<string, string>) {
   return api<PublicKeyCredentialCreationOptionsJSON>("POST", "/api/v1/registration/challenge", body, headers);

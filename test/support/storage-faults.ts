@@ -62,10 +62,11 @@ export class StorageFaults implements RoundTripObserver {
     }
   }
 
-  /** The app's bindings, wrapped; everything else in the environment as configured. */
-  env(): Env {
+  /** The app's bindings, wrapped; everything else in the environment as configured (or overridden). */
+  env(overrides: Partial<Record<keyof Env, string>> = {}): Env {
     return {
       ...env,
+      ...overrides,
       DB: countedD1(env.DB, this),
       CHALLENGES: countedNamespace(env.CHALLENGES, "challenge", this),
       RATE_LIMITER: countedNamespace(env.RATE_LIMITER, "limiter", this),
@@ -84,8 +85,8 @@ export type Api = (
  * The real app over bindings that fail as `faults` says. Each request runs to the end of its
  * waitUntil work (a retried write after the answer) before the next one starts.
  */
-export function appWithFaults(faults: StorageFaults): Api {
-  const patched = faults.env();
+export function appWithFaults(faults: StorageFaults, overrides: Partial<Record<keyof Env, string>> = {}): Api {
+  const patched = faults.env(overrides);
   return async (method, path, body, headers = {}) => {
     const request = new Request(`http://localhost:8787${path}`, {
       method,
