@@ -164,8 +164,8 @@ export type Config = {
  * A bad configuration, as the one error type: CONFIGURATION_ERROR (500) naming the variables
  * in `details.variables`. Messages name variables and what is wrong, never a value.
  */
-export function configurationError(variables: string[], message: string): AppError {
-  return new AppError("CONFIGURATION_ERROR", `Invalid configuration: ${message}`, { variables });
+export function configurationError(variables: string[], message: string, cause?: unknown): AppError {
+  return new AppError("CONFIGURATION_ERROR", `Invalid configuration: ${message}`, { details: { variables }, cause });
 }
 
 /** The names of the settings this server reads (vars and secrets). */

@@ -1,5 +1,6 @@
 import { encryptionKeyEntries } from "./credential-id-protection";
 import { type Bytes, randomBytes } from "./encoding";
+import { ConfigError } from "../errors";
 
 // Key separation: the sealing keys of challenges are derived (HKDF-SHA-256) from the
 // CREDENTIAL_ENCRYPTION_KEY entries under their own label, so no ciphertext of one purpose
@@ -27,7 +28,7 @@ export class ChallengeSealing {
 
   static async fromSecret(encryptionKeys: string): Promise<ChallengeSealing> {
     const entries = encryptionKeyEntries(encryptionKeys);
-    if (entries.length === 0) throw new Error("CREDENTIAL_ENCRYPTION_KEY: no key given");
+    if (entries.length === 0) throw new ConfigError("CREDENTIAL_ENCRYPTION_KEY", "no key given");
     const keys = await Promise.all(
       entries.map(async ({ raw }) => {
         const base = await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveKey"]);

@@ -1,4 +1,5 @@
 import { type Config, configurationError } from "../config/config";
+import { ConfigError } from "../errors";
 import { SessionTokens } from "../sessions/session-tokens";
 import { ChallengeSealing } from "./challenge-sealing";
 import { CredentialIdProtection } from "./credential-id-protection";
@@ -33,8 +34,8 @@ async function importKeys(config: Config): Promise<ServerKeys> {
     ]);
     return { credentialIds, sessions, challenges };
   } catch (error) {
-    const message = error instanceof Error ? error.message : "key import failed";
-    const variable = /^([A-Z_]+):/.exec(message)?.[1] ?? "secrets";
-    throw configurationError([variable], message);
+    // The parsers throw ConfigError naming the secret; anything else is a key the runtime refused.
+    if (error instanceof ConfigError) throw configurationError([error.variable], error.message, error);
+    throw configurationError(["secrets"], error instanceof Error ? error.message : "key import failed", error);
   }
 }

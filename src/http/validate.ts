@@ -13,7 +13,7 @@ const refuse =
         path: issue.path.map(String).join("."),
         message: issue.message,
       }));
-      throw new AppError("VALIDATION_ERROR", `The ${what} is not valid`, details);
+      throw new AppError("VALIDATION_ERROR", `The ${what} is not valid`, { details });
     }
   };
 

@@ -1,4 +1,5 @@
 import {
+import { ConfigError } from "../errors";
   calculateJwkThumbprint,
   exportJWK,
   importJWK,
@@ -32,7 +33,7 @@ export type VerifiedSession = Omit<SessionClaims, "authenticatedAt"> & {
 type SigningKey = { kid: string; privateKey: CryptoKey; publicKey: CryptoKey; publicJwk: JWK };
 
 const badSecret = () =>
-  new Error("SESSION_SIGNING_KEY: must be an EC P-256 private key as JWK JSON, or a JSON array of them (newest first)");
+  new ConfigError("SESSION_SIGNING_KEY", "must be an EC P-256 private key as JWK JSON, or a JSON array of them (newest first)");
 
 /**
  * Signs and checks the short-lived ES256 session token. Public halves are published at
