@@ -1,6 +1,6 @@
+import { ConfigError } from "../errors";
 import { encryptionKeyEntries } from "./credential-id-protection";
 import { type Bytes, randomBytes } from "./encoding";
-import { ConfigError } from "../errors";
 
 // Key separation: the sealing keys of challenges are derived (HKDF-SHA-256) from the
 // CREDENTIAL_ENCRYPTION_KEY entries under their own label, so no ciphertext of one purpose

@@ -1,5 +1,5 @@
-import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "./encoding";
 import { ConfigError } from "../errors";
+import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "./encoding";
 
 /** The two stored columns that stand for one raw credential id. */
 export type ProtectedCredentialId = { credentialIdHash: string; credentialIdEncrypted: string };
