@@ -6,7 +6,7 @@ import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError, CeremonyFailure, originNotAllowed, reasonOf, tooManyCredentials } from "../errors";
 import { defaultPasskeyName } from "../metadata/authenticator-names";
 import { attestationObjectRefusal, attestationRulesRefusal } from "./attestation-statement";
-import { attestationTrustRefusal } from "./attestation-trust";
+import { attestationTrustRefusal, takeOverVendorRoots } from "./attestation-trust";
 import { crossOriginRefusal, parseClientData } from "./client-data";
 import { checkOrigin } from "./origin-policy";
 import type { CeremonyPorts } from "./ports";
@@ -72,6 +72,8 @@ export async function finishRegistration(
   const malformed = attestationObjectRefusal(fromBase64URL(response.response.attestationObject));
   if (malformed) return fail(`attestation_malformed:${malformed}`);
 
+  // The library must not judge vendor chains itself: attestationTrustRefusal does, below.
+  takeOverVendorRoots();
   let verification: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
     verification = await verifyRegistrationResponse({
