@@ -10,8 +10,9 @@ export type ServerKeys = {
   challenges: ChallengeSealing;
 };
 
-// Importing keys costs more than a request should pay, so it happens once per parsed
-// configuration (which the configuration middleware keeps per isolate and env object).
+// Per-isolate cache: importing keys costs more than a request should pay, so it happens once
+// per parsed configuration (which the configuration middleware keeps per isolate and env
+// object). The CryptoKeys are not extractable; nothing here outlives the isolate.
 const cache = new WeakMap<Config, Promise<ServerKeys>>();
 
 export function loadServerKeys(config: Config): Promise<ServerKeys> {
