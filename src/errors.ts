@@ -114,6 +114,11 @@ export function originNotAllowed(
   });
 }
 
+/** No such route; also what a switched-off surface answers, so it looks like no route at all. */
+export function noRoute(method: string, path: string): AppError {
+  return new AppError("NOT_FOUND", `No route for ${method} ${path}`);
+}
+
 /** An account already holds as many passkeys as MAX_CREDENTIALS_PER_USER allows (at options and again at verify). */
 export function tooManyCredentials(maxCredentialsPerUser: number): AppError {
   return new AppError("TOO_MANY_CREDENTIALS", `An account can hold at most ${maxCredentialsPerUser} passkeys`);
