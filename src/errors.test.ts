@@ -5,6 +5,7 @@ import {
   ConfigError,
   type ErrorCode,
   errorCatalogue,
+  errorStatus,
   originNotAllowed,
   tooManyCredentials,
 } from "./errors";
@@ -16,6 +17,11 @@ describe("the error catalogue", () => {
     const { status, message } = errorCatalogue[code];
     expect(status >= 400 && status <= 599, `${code} -> ${status}`).toBe(true);
     expect(message.trim().length).toBeGreaterThan(0);
+  });
+
+  it("gives the status map the catalogue's statuses, code for code", () => {
+    expect(Object.keys(errorStatus)).toEqual(codes);
+    for (const code of codes) expect(errorStatus[code]).toBe(errorCatalogue[code].status);
   });
 
   it("keeps the statuses clients rely on", () => {

@@ -41,6 +41,11 @@ export const errorCatalogue = {
 export type ErrorCode = keyof typeof errorCatalogue;
 export type ErrorStatus = (typeof errorCatalogue)[ErrorCode]["status"];
 
+/** Each code's HTTP status alone (the catalogue's), for readers that need no message. */
+export const errorStatus = Object.fromEntries(
+  Object.entries(errorCatalogue).map(([code, { status }]) => [code, status]),
+) as { readonly [C in ErrorCode]: (typeof errorCatalogue)[C]["status"] };
+
 export type AppErrorOptions = {
   /** Sent to the client as `error.details`: only what the client may know. */
   details?: unknown;

@@ -8,7 +8,7 @@ import { CompactSign } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { app } from "../src/app";
 import * as schema from "../src/db/schema";
-import { type ErrorCode, errorCatalogue } from "../src/errors";
+import { type ErrorCode, errorStatus } from "../src/errors";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { bindingClient, createTestCA, type TestCA } from "./conformance/binding-client";
 import {
@@ -122,7 +122,7 @@ function expectWellFormedAnswer(surface: Surface, answer: Answer, context: strin
     });
     // The code is one of ours and the HTTP status is the one mapped to it.
     const code = (body.error as { code: string }).code;
-    expect(errorCatalogue[code as ErrorCode]?.status, context).toBe(answer.status);
+    expect(errorStatus[code as ErrorCode], context).toBe(answer.status);
   } else if (surface === "conformance") {
     expect(body, context).toMatchObject({ status: "ok", errorMessage: "" });
   } else if (surface === "native") {
