@@ -158,6 +158,12 @@ describe("setting names", () => {
   it("lists every setting, the secrets among them", () => {
     expect(settingNames).toContain("RATE_LIMIT_IPV6_48_FACTOR");
     expect(settingNames).toContain("REAUTHENTICATION_WINDOW_SECONDS");
+    expect(secretNames).toEqual([
+      "CREDENTIAL_ENCRYPTION_KEY",
+      "CREDENTIAL_ID_HMAC_KEY",
+      "SESSION_SIGNING_KEY",
+      "ADMIN_API_KEY",
+    ]);
     for (const name of secretNames) expect(settingNames).toContain(name);
   });
 });

@@ -11,8 +11,13 @@ const commaList = z.string().transform((value) =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0),
 );
+/** A secret (the `[secrets]` of wrangler.toml): its value is never printed (`secretNames`). */
+const secretMeta = { secret: true } as const;
 const secret = (description: string) =>
-  z.string({ error: `missing secret (${description})` }).min(1, `missing secret (${description})`);
+  z
+    .string({ error: `missing secret (${description})` })
+    .min(1, `missing secret (${description})`)
+    .meta(secretMeta);
 
 /**
  * Local development only: any port of http://localhost, so a second `npm run dev` (wrangler moves
@@ -104,7 +109,8 @@ const settingsSchema = z.object({
   ADMIN_API_KEY: z
     .string()
     .default("")
-    .refine((value) => value === "" || value.length >= 32, "must be at least 32 characters, or unset"),
+    .refine((value) => value === "" || value.length >= 32, "must be at least 32 characters, or unset")
+    .meta(secretMeta),
 });
 
 type Settings = z.output<typeof settingsSchema>;
@@ -188,9 +194,11 @@ function toConfig(v: Settings) {
   };
 }
 
-/** Vars and secrets in, `Config` out: one schema, so the type cannot drift from the parsing. */
-// The rules between settings run only once every setting is valid on its own (a transform runs
-// only on a clean parse), so a problem is never reported about a value that is itself wrong.
+/**
+ * Vars and secrets in, `Config` out: one schema, so the type cannot drift from the parsing. The
+ * rules between settings run only once every setting is valid on its own (a transform runs only
+ * on a clean parse), so a problem is never reported about a value that is itself wrong.
+ */
 const configSchema = settingsSchema.transform((settings, ctx) => {
   checkCombinations(settings, ctx);
   return toConfig(settings);
@@ -208,13 +216,10 @@ export function configurationError(variables: string[], message: string, cause?:
 
 /** The names of the settings this server reads (vars and secrets). */
 export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
-/** Settings whose values are never printed (the `[secrets]` of wrangler.toml). */
-export const secretNames: readonly string[] = [
-  "CREDENTIAL_ENCRYPTION_KEY",
-  "CREDENTIAL_ID_HMAC_KEY",
-  "SESSION_SIGNING_KEY",
-  "ADMIN_API_KEY",
-];
+/** Settings whose values are never printed (the `[secrets]` of wrangler.toml), marked in the schema. */
+export const secretNames: readonly string[] = Object.entries(settingsSchema.shape)
+  .filter(([, schema]) => schema.meta()?.secret === true)
+  .map(([name]) => name);
 
 /** One bad setting: the variable and what is wrong or allowed (never its value). */
 export type ConfigProblem = { variable: string; message: string };
