@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
-import { AppError } from "./errors";
+import { noRoute } from "./errors";
 import type { AppEnv } from "./http/app-env";
 import { signedIn } from "./http/bearer-session";
 import { handleError } from "./http/error-handler";
@@ -89,5 +89,5 @@ const routes = app
 /** The API for Hono's typed client, `hc<AppType>` (docs/api.md). */
 export type AppType = typeof routes;
 
-app.notFound((c) => handleError(new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`), c));
+app.notFound((c) => handleError(noRoute(c.req.method, c.req.path), c));
 app.onError(handleError);

@@ -20,8 +20,8 @@ export type UserListing = { users: (AccountSummary & { passkeyCount: number })[]
 
 export type UserDetail = { user: AccountSummary; credentials: PasskeySummary[] };
 
-const userNotFound = () => new AppError("USER_NOT_FOUND", "No such user");
-const credentialNotFound = () => new AppError("CREDENTIAL_NOT_FOUND", "No such passkey");
+const userNotFound = () => new AppError("USER_NOT_FOUND");
+const credentialNotFound = () => new AppError("CREDENTIAL_NOT_FOUND");
 
 function audit(ports: CeremonyPorts, event: Omit<SecurityEvent, "outcome" | "reason">): void {
   ports.events.record({ ...event, outcome: "success", reason: "admin_api" });
@@ -116,5 +116,7 @@ function decodeCursor(cursor: string): string {
   } catch {
     // Falls through to the same answer as a well-formed cursor of the wrong shape.
   }
-  throw new AppError("VALIDATION_ERROR", "The cursor is not valid", [{ path: "cursor", message: "not a cursor" }]);
+  throw new AppError("VALIDATION_ERROR", "The cursor is not valid", {
+    details: [{ path: "cursor", message: "not a cursor" }],
+  });
 }

@@ -76,10 +76,7 @@ export async function removePasskey(
   const removed = await ports.credentials.removeOwned(account.user.id, id, { allowLast: force });
   if (!removed) {
     if (!(await ports.credentials.findOwned(account.user.id, id))) throw notFound();
-    throw new AppError(
-      "LAST_PASSKEY",
-      "This is the account's last active passkey: add another one first, or remove it with ?force=true",
-    );
+    throw new AppError("LAST_PASSKEY");
   }
   ports.events.record({
     event: "credential_removed",
@@ -125,7 +122,7 @@ export async function deleteAccount(account: SignedInAccount, ports: CeremonyPor
   const ids = await credentialIdsOf(account.passkeys, ports.credentialIds);
   const result = await ports.users.deleteWithCredentials(account.user.id);
   // Deleted by a concurrent request (or an operator) in between: the session's account is gone.
-  if (!result.deleted) throw new AppError("UNAUTHORIZED", "The session token is invalid or expired");
+  if (!result.deleted) throw new AppError("UNAUTHORIZED");
   ports.events.record({
     event: "account_deleted",
     outcome: "success",

@@ -30,19 +30,38 @@ const CHAINED = new Set(["basic_full", "attca", "anonca"]);
 /**
  * SimpleWebAuthn checks android-key, apple and android-safetynet chains against roots it ships
  * (Google, Apple, GlobalSign), held globally in its SettingsService, and ignores any other
- * anchor: metadata could never decide for those formats. So their roots are taken out of the
- * library here, once, when this module loads (no I/O), and this module applies them instead:
- * the vendor's roots under ATTESTATION_TRUST = "none", the metadata statement's under "mds".
- * The library's own checks of those attestations (signatures, nonce, keys, extensions, the
- * android-key chain's internal links) all still run. This relies on every registration passing
- * through `attestationTrustRefusal` after `verifyRegistrationResponse` (registration-verification.ts).
+ * anchor: metadata could never decide for those formats. So `takeOverVendorRoots` takes their
+ * roots out of the library (no I/O) and this module applies them instead: the vendor's roots
+ * under ATTESTATION_TRUST = "none", the metadata statement's under "mds". The library's own
+ * checks of those attestations (signatures, nonce, keys, extensions, the android-key chain's
+ * internal links) all still run. This relies on every registration calling `takeOverVendorRoots`
+ * before `verifyRegistrationResponse` and passing through `attestationTrustRefusal` after it
+ * (registration-verification.ts).
  */
 const VENDOR_FORMATS = ["android-key", "apple", "android-safetynet"] as const;
 type VendorFormat = (typeof VENDOR_FORMATS)[number];
-const vendorRoots = new Map<string, Bytes[]>(
-  VENDOR_FORMATS.map((fmt) => [fmt, SettingsService.getRootCertificates({ identifier: fmt }).map(derOfPEM)]),
-);
-for (const fmt of VENDOR_FORMATS) SettingsService.setRootCertificates({ identifier: fmt, certificates: [] });
+
+/**
+ * The vendor roots once taken from the library. Module state on purpose: the library's
+ * SettingsService is itself one per isolate, so the roots can be taken from it only once.
+ */
+let vendorRoots: ReadonlyMap<string, Bytes[]> | undefined;
+
+/**
+ * Moves the library's android-key, apple and android-safetynet roots into this module (above),
+ * leaving the library none for those formats. Idempotent: the first call per isolate moves them,
+ * later calls return what was moved. An explicit call rather than an import side effect, so that
+ * importing this module changes nothing and the one place that depends on it says so.
+ */
+export function takeOverVendorRoots(): ReadonlyMap<string, Bytes[]> {
+  if (!vendorRoots) {
+    vendorRoots = new Map(
+      VENDOR_FORMATS.map((fmt) => [fmt, SettingsService.getRootCertificates({ identifier: fmt }).map(derOfPEM)]),
+    );
+    for (const fmt of VENDOR_FORMATS) SettingsService.setRootCertificates({ identifier: fmt, certificates: [] });
+  }
+  return vendorRoots;
+}
 
 export type VerifiedAttestation = {
   fmt: string;
@@ -202,7 +221,7 @@ async function chainRefusal(chain: Bytes[], fmt: string, entry: MetadataEntry): 
 
 /** Under "none", what SimpleWebAuthn would have required of the vendor formats. */
 async function vendorRootRefusal(fmt: string, chain: Bytes[]): Promise<string | null> {
-  const roots = vendorRoots.get(fmt as VendorFormat);
+  const roots = takeOverVendorRoots().get(fmt as VendorFormat);
   if (!roots || roots.length === 0) return null;
   const last = chain.at(-1);
   // The library already checked that the android-key chain links up to its last certificate.

@@ -49,7 +49,7 @@ export async function finishAuthentication(
   });
   if (!state) {
     events.record({ event: "authentication_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
-    throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
+    throw new AppError("INVALID_CHALLENGE");
   }
   // Every failure below looks the same to the client; the reason goes to the log only. The one
   // exception is a refused origin, which names the origin and RP_ORIGINS (errors.ts).
@@ -86,8 +86,8 @@ export async function finishAuthentication(
       reason: "unknown_credential",
       userId: state.userId,
     });
-    throw new CeremonyFailure("unknown_credential", "AUTHENTICATION_FAILED", undefined, {
-      signals: [unknownCredential(config.rpId, response.rawId)],
+    throw new CeremonyFailure("unknown_credential", "AUTHENTICATION_FAILED", {
+      details: { signals: [unknownCredential(config.rpId, response.rawId)] },
     });
   }
   const { credential, user } = found;

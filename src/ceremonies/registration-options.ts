@@ -8,7 +8,7 @@ import type { SignedInAccount } from "../accounts/session-account";
 import type { UserVerificationLevel } from "../config/config";
 import { fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
-import { AppError } from "../errors";
+import { AppError, tooManyCredentials } from "../errors";
 import { isConformanceAccount } from "./conformance-accounts";
 import { describeCredentials } from "./credential-descriptors";
 import type { CeremonyPorts } from "./ports";
@@ -59,7 +59,9 @@ export async function startRegistration(
   const conformance = input.profile === "fido-conformance";
   // The binding and the native API each reach only their own accounts (conformance-accounts.ts).
   if (isConformanceAccount(username) !== conformance) {
-    throw new AppError("VALIDATION_ERROR", "This username is reserved", [{ path: ["username"], message: "reserved" }]);
+    throw new AppError("VALIDATION_ERROR", "This username is reserved", {
+      details: [{ path: ["username"], message: "reserved" }],
+    });
   }
   // A signed-in caller adding a passkey to its own account: the session's read already holds
   // the account and its passkeys. Anyone else: one read of the name and its passkeys.
@@ -80,17 +82,15 @@ export async function startRegistration(
   }
 
   // Anyone may claim a free name; only the account's own session may add a passkey to it.
-  if (existing && !conformance && !signedIn) {
-    throw new AppError("USERNAME_TAKEN", "This username is already registered; sign in to add a passkey");
-  }
-  if (existing && !existing.isActive) {
+  // A disabled account takes no new passkey, whoever asks.
+  if (existing && ((!conformance && !signedIn) || !existing.isActive)) {
     throw new AppError("USERNAME_TAKEN", "This username is already registered; sign in to add a passkey");
   }
 
   // Disabled passkeys count too: they still occupy a slot and must not be registered again.
   const current = found?.credentials ?? [];
   if (current.length >= config.maxCredentialsPerUser) {
-    throw new AppError("TOO_MANY_CREDENTIALS", `An account can hold at most ${config.maxCredentialsPerUser} passkeys`);
+    throw tooManyCredentials(config.maxCredentialsPerUser);
   }
 
   const userVerification = effectiveUserVerification(config.userVerification, input.userVerification);

@@ -3,10 +3,10 @@ import { cose, decodeCredentialPublicKey } from "@simplewebauthn/server/helpers"
 import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 import type { NewCredentialRow } from "../db/schema";
 import type { CeremonyProfile } from "../durable-objects/challenge-store";
-import { AppError, CeremonyFailure, originNotAllowed, reasonOf } from "../errors";
+import { AppError, CeremonyFailure, originNotAllowed, reasonOf, tooManyCredentials } from "../errors";
 import { defaultPasskeyName } from "../metadata/authenticator-names";
 import { attestationObjectRefusal, attestationRulesRefusal } from "./attestation-statement";
-import { attestationTrustRefusal } from "./attestation-trust";
+import { attestationTrustRefusal, takeOverVendorRoots } from "./attestation-trust";
 import { crossOriginRefusal, parseClientData } from "./client-data";
 import { checkOrigin } from "./origin-policy";
 import type { CeremonyPorts } from "./ports";
@@ -51,7 +51,7 @@ export async function finishRegistration(
   });
   if (!state) {
     events.record({ event: "registration_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
-    throw new AppError("INVALID_CHALLENGE", "The challenge is unknown, expired or already used");
+    throw new AppError("INVALID_CHALLENGE");
   }
   const fail = (reason: string, failure = new CeremonyFailure(reason, "REGISTRATION_FAILED")): never => {
     events.record({ event: "registration_attempt", outcome: "failure", reason, userId: state.userId });
@@ -72,6 +72,8 @@ export async function finishRegistration(
   const malformed = attestationObjectRefusal(fromBase64URL(response.response.attestationObject));
   if (malformed) return fail(`attestation_malformed:${malformed}`);
 
+  // The library must not judge vendor chains itself: attestationTrustRefusal does, below.
+  takeOverVendorRoots();
   let verification: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
     verification = await verifyRegistrationResponse({
@@ -108,7 +110,7 @@ export async function finishRegistration(
       reason: "credential_exists",
       userId: state.userId,
     });
-    throw new AppError("CREDENTIAL_EXISTS", "This passkey is already registered");
+    throw new AppError("CREDENTIAL_EXISTS");
   }
   const now = ports.now();
   const row: NewCredentialRow = {
@@ -145,10 +147,7 @@ export async function finishRegistration(
           const starter = owner.credentials.find((passkey) => passkey.id === state.session?.passkeyId);
           if (revoked || !starter?.isActive || state.session.expiresAt <= Date.now()) return fail("session_ended");
         }
-        throw new AppError(
-          "TOO_MANY_CREDENTIALS",
-          `An account can hold at most ${config.maxCredentialsPerUser} passkeys`,
-        );
+        throw tooManyCredentials(config.maxCredentialsPerUser);
       }
     } else {
       await ports.credentials.createUserWithCredential(

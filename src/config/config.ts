@@ -11,8 +11,13 @@ const commaList = z.string().transform((value) =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0),
 );
+/** A secret (the `[secrets]` of wrangler.toml): its value is never printed (`secretNames`). */
+const secretMeta = { secret: true } as const;
 const secret = (description: string) =>
-  z.string({ error: `missing secret (${description})` }).min(1, `missing secret (${description})`);
+  z
+    .string({ error: `missing secret (${description})` })
+    .min(1, `missing secret (${description})`)
+    .meta(secretMeta);
 
 /**
  * Local development only: any port of http://localhost, so a second `npm run dev` (wrangler moves
@@ -54,7 +59,11 @@ const aaguid = z
 export const userVerificationLevels = ["discouraged", "preferred", "required"] as const;
 export type UserVerificationLevel = (typeof userVerificationLevels)[number];
 
-const configSchema = z.object({
+/**
+ * The settings as the Worker's vars and secrets name them. The schema below maps them to
+ * `Config`, whose type is inferred from it: a new setting is added here and in `toConfig`.
+ */
+const settingsSchema = z.object({
   RP_ID: z
     .string()
     .min(1)
@@ -99,7 +108,7 @@ const configSchema = z.object({
     .string()
     .default("")
     .refine((value) => value === "" || /^[0-9a-f]{32}$/.test(value), "must be a 32-character hex account id, or unset"),
-  ANALYTICS_API_TOKEN: z.string().default(""),
+  ANALYTICS_API_TOKEN: z.string().default("").meta(secretMeta),
   // PEM or base64 DER; empty means the FIDO Alliance's production MDS root bundled with SimpleWebAuthn.
   MDS_ROOT_CERT: z.string().default(""),
   // Where the cron trigger fetches the FIDO MDS BLOB from (https); empty: no scheduled refresh.
@@ -115,126 +124,146 @@ const configSchema = z.object({
   ADMIN_API_KEY: z
     .string()
     .default("")
-    .refine((value) => value === "" || value.length >= 32, "must be at least 32 characters, or unset"),
+    .refine((value) => value === "" || value.length >= 32, "must be at least 32 characters, or unset")
+    .meta(secretMeta),
 });
 
-export type Config = {
-  rpId: string;
-  rpName: string;
-  /** Exact origins from RP_ORIGINS (web and android:apk-key-hash:…), the wildcard left out. */
-  origins: string[];
-  /**
-   * Top-level origins whose cross-origin iframes may run ceremonies (clientData `topOrigin`).
-   * Empty (the default): a ceremony in a cross-origin iframe is refused.
-   */
-  topOrigins: string[];
-  /** RP_ORIGINS lists http://localhost:* (only possible with RP_ID "localhost"): any port of http://localhost. */
-  anyLocalhostPort: boolean;
-  challengeTtlSeconds: number;
-  maxCredentialsPerUser: number;
-  userVerification: UserVerificationLevel;
-  attestation: "none" | "direct" | "enterprise";
-  rateLimit: {
-    requests: number;
-    windowSeconds: number;
-    /** Stricter budget for the verify steps, where each request costs signature checks. */
-    verifyRequests: number;
-    /** What a limiter fault does: refuse the request ("closed") or let it through ("open"). */
-    onError: "closed" | "open";
-    /** An IPv6 /48 as a whole gets this many times a /64's budget. */
-    ipv6NetworkFactor: number;
+type Settings = z.output<typeof settingsSchema>;
+
+/** Rules between settings; each problem names the variable to change. */
+function checkCombinations(v: Settings, ctx: z.RefinementCtx): void {
+  // Without metadata roots no AAGUID is ever proven, so an allow list would refuse everyone.
+  if (v.AAGUID_ALLOWLIST.length > 0 && v.ATTESTATION_TRUST !== "mds") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["AAGUID_ALLOWLIST"],
+      message: 'needs ATTESTATION_TRUST = "mds" (only attested AAGUIDs can be allowed)',
+    });
+  }
+  if (v.RP_ORIGINS.includes(anyLocalhostPort) && v.RP_ID !== "localhost") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["RP_ORIGINS"],
+      message: `${anyLocalhostPort} is for local development only and needs RP_ID = "localhost"; list each origin exactly (e.g. https://example.com)`,
+    });
+  }
+}
+
+/** The checked settings in the shape the code reads. */
+function toConfig(v: Settings) {
+  return {
+    rpId: v.RP_ID,
+    rpName: v.RP_NAME,
+    /** Exact origins from RP_ORIGINS (web and android:apk-key-hash:…), the wildcard left out. */
+    origins: v.RP_ORIGINS.filter((origin) => origin !== anyLocalhostPort),
+    /**
+     * Top-level origins whose cross-origin iframes may run ceremonies (clientData `topOrigin`).
+     * Empty (the default): a ceremony in a cross-origin iframe is refused.
+     */
+    topOrigins: v.RP_TOP_ORIGINS,
+    /** RP_ORIGINS lists http://localhost:* (only possible with RP_ID "localhost"): any port of http://localhost. */
+    anyLocalhostPort: v.RP_ORIGINS.includes(anyLocalhostPort),
+    challengeTtlSeconds: v.CHALLENGE_TTL_SECONDS,
+    maxCredentialsPerUser: v.MAX_CREDENTIALS_PER_USER,
+    userVerification: v.USER_VERIFICATION,
+    attestation: v.ATTESTATION,
+    rateLimit: {
+      requests: v.RATE_LIMIT_REQUESTS,
+      windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
+      /** Stricter budget for the verify steps, where each request costs signature checks. */
+      verifyRequests: v.RATE_LIMIT_VERIFY_REQUESTS,
+      /** What a limiter fault does: refuse the request ("closed") or let it through ("open"). */
+      onError: v.RATE_LIMIT_ON_ERROR,
+      /** An IPv6 /48 as a whole gets this many times a /64's budget. */
+      ipv6NetworkFactor: v.RATE_LIMIT_IPV6_48_FACTOR,
+    },
+    corsOrigins: v.CORS_ORIGINS,
+    hstsMaxAge: v.HSTS_MAX_AGE,
+    sessionTtlSeconds: v.SESSION_TTL_SECONDS,
+    /** How recent a verified sign-in must be to add or remove a passkey or delete the account. */
+    reauthenticationWindowSeconds: v.REAUTHENTICATION_WINDOW_SECONDS,
+    logLevel: v.LOG_LEVEL,
+    /** Count storage round trips per request and report them in Server-Timing (benchmarks only). */
+    benchInstrumentation: v.BENCH_INSTRUMENTATION === "true",
+    /** FIDO conformance binding mounted (a test surface: never in production). */
+    conformanceApi: v.CONFORMANCE_API === "true",
+    /** The API reference page (/api/v1/docs) is served. */
+    apiDocs: v.API_DOCS === "true",
+    /** Prometheus metrics from the Analytics Engine SQL API; account and token null when not configured. */
+    metrics: {
+      dataset: v.ANALYTICS_DATASET,
+      windowSeconds: v.METRICS_WINDOW_SECONDS,
+      accountId: v.CF_ACCOUNT_ID === "" ? null : v.CF_ACCOUNT_ID,
+      apiToken: v.ANALYTICS_API_TOKEN === "" ? null : v.ANALYTICS_API_TOKEN,
+    },
+    attestationTrust: {
+      /** "none": any attestation is accepted; "mds": certificate chains must lead to FIDO metadata roots. */
+      policy: v.ATTESTATION_TRUST,
+      /** Root the metadata BLOB must chain to (PEM); null means the FIDO Alliance production root. */
+      mdsRootCertificate: v.MDS_ROOT_CERT.trim() === "" ? null : v.MDS_ROOT_CERT.trim(),
+      /** The FIDO MDS BLOB's URL, refreshed by the cron trigger; null: loaded by an operator only. */
+      mdsUrl: v.MDS_URL === "" ? null : v.MDS_URL,
+      /** When non-empty, only these attested AAGUIDs may register. */
+      aaguidAllowlist: v.AAGUID_ALLOWLIST,
+      /** AAGUIDs that may never register, attested or not. */
+      aaguidDenylist: v.AAGUID_DENYLIST,
+    },
+    secrets: {
+      credentialEncryptionKey: v.CREDENTIAL_ENCRYPTION_KEY,
+      credentialIdHmacKey: v.CREDENTIAL_ID_HMAC_KEY,
+      sessionSigningKey: v.SESSION_SIGNING_KEY,
+      /** Bearer key of the admin API; null turns the admin API off (every call is refused). */
+      adminApiKey: v.ADMIN_API_KEY === "" ? null : v.ADMIN_API_KEY,
+    },
   };
-  corsOrigins: string[];
-  hstsMaxAge: number;
-  sessionTtlSeconds: number;
-  /** How recent a verified sign-in must be to add or remove a passkey or delete the account. */
-  reauthenticationWindowSeconds: number;
-  logLevel: "debug" | "info" | "warn" | "error";
-  /** Count storage round trips per request and report them in Server-Timing (benchmarks only). */
-  benchInstrumentation: boolean;
-  /** FIDO conformance binding mounted (a test surface: never in production). */
-  conformanceApi: boolean;
-  /** The API reference page (/api/v1/docs) is served. */
-  apiDocs: boolean;
-  /** Prometheus metrics from the Analytics Engine SQL API; account and token null when not configured. */
-  metrics: { dataset: string; windowSeconds: number; accountId: string | null; apiToken: string | null };
-  attestationTrust: {
-    /** "none": any attestation is accepted; "mds": certificate chains must lead to FIDO metadata roots. */
-    policy: "none" | "mds";
-    /** Root the metadata BLOB must chain to (PEM); null means the FIDO Alliance production root. */
-    mdsRootCertificate: string | null;
-    /** The FIDO MDS BLOB's URL, refreshed by the cron trigger; null: loaded by an operator only. */
-    mdsUrl: string | null;
-    /** When non-empty, only these attested AAGUIDs may register. */
-    aaguidAllowlist: string[];
-    /** AAGUIDs that may never register, attested or not. */
-    aaguidDenylist: string[];
-  };
-  secrets: {
-    credentialEncryptionKey: string;
-    credentialIdHmacKey: string;
-    sessionSigningKey: string;
-    /** Bearer key of the admin API; null turns the admin API off (every call is refused). */
-    adminApiKey: string | null;
-  };
-};
+}
+
+/**
+ * Vars and secrets in, `Config` out: one schema, so the type cannot drift from the parsing. The
+ * rules between settings run only once every setting is valid on its own (a transform runs only
+ * on a clean parse), so a problem is never reported about a value that is itself wrong.
+ */
+const configSchema = settingsSchema.transform((settings, ctx) => {
+  checkCombinations(settings, ctx);
+  return toConfig(settings);
+});
+
+export type Config = z.output<typeof configSchema>;
 
 /**
  * A bad configuration, as the one error type: CONFIGURATION_ERROR (500) naming the variables
  * in `details.variables`. Messages name variables and what is wrong, never a value.
  */
-export function configurationError(variables: string[], message: string): AppError {
-  return new AppError("CONFIGURATION_ERROR", `Invalid configuration: ${message}`, { variables });
+export function configurationError(variables: string[], message: string, cause?: unknown): AppError {
+  return new AppError("CONFIGURATION_ERROR", `Invalid configuration: ${message}`, { details: { variables }, cause });
 }
 
 /** The names of the settings this server reads (vars and secrets). */
-export const settingNames: readonly string[] = Object.keys(configSchema.shape);
-/** Settings whose values are never printed (the `[secrets]` of wrangler.toml). */
-export const secretNames: readonly string[] = [
-  "CREDENTIAL_ENCRYPTION_KEY",
-  "CREDENTIAL_ID_HMAC_KEY",
-  "SESSION_SIGNING_KEY",
-  "ADMIN_API_KEY",
-];
+export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
+/** Settings whose values are never printed (the `[secrets]` of wrangler.toml), marked in the schema. */
+export const secretNames: readonly string[] = Object.entries(settingsSchema.shape)
+  .filter(([, schema]) => schema.meta()?.secret === true)
+  .map(([name]) => name);
 
 /** One bad setting: the variable and what is wrong or allowed (never its value). */
 export type ConfigProblem = { variable: string; message: string };
 
-type ParsedSettings = z.infer<typeof configSchema>;
-
 /**
- * Checks the Worker's vars and secrets: the settings, or every problem found. The Worker
+ * Checks the Worker's vars and secrets: the configuration, or every problem found. The Worker
  * (parseConfig) and `npm run dev`'s check before wrangler starts (scripts/check-config.ts) both
  * use it, so a setting is judged the same way in both places.
  */
 export function checkSettings(
   env: Record<string, unknown>,
-): { ok: true; settings: ParsedSettings } | { ok: false; problems: ConfigProblem[] } {
+): { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] } {
   const result = configSchema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => ({
-      variable: String(issue.path[0] ?? "?"),
-      // Secrets' values never appear in the message: only their name and what was wrong.
-      message: issue.message,
-    }));
-    return { ok: false, problems };
-  }
-  const v = result.data;
-  const problems: ConfigProblem[] = [];
-  // Without metadata roots no AAGUID is ever proven, so an allow list would refuse everyone.
-  if (v.AAGUID_ALLOWLIST.length > 0 && v.ATTESTATION_TRUST !== "mds") {
-    problems.push({
-      variable: "AAGUID_ALLOWLIST",
-      message: 'needs ATTESTATION_TRUST = "mds" (only attested AAGUIDs can be allowed)',
-    });
-  }
-  if (v.RP_ORIGINS.includes(anyLocalhostPort) && v.RP_ID !== "localhost") {
-    problems.push({
-      variable: "RP_ORIGINS",
-      message: `${anyLocalhostPort} is for local development only and needs RP_ID = "localhost"; list each origin exactly (e.g. https://example.com)`,
-    });
-  }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, settings: v };
+  if (result.success) return { ok: true, config: result.data };
+  const problems = result.error.issues.map((issue) => ({
+    variable: String(issue.path[0] ?? "?"),
+    // Secrets' values never appear in the message: only their name and what was wrong.
+    message: issue.message,
+  }));
+  return { ok: false, problems };
 }
 
 /** Parses the Worker's vars and secrets; throws a CONFIGURATION_ERROR naming every bad variable. */
@@ -244,50 +273,5 @@ export function parseConfig(env: Record<string, unknown>): Config {
     const variables = [...new Set(checked.problems.map((p) => p.variable))];
     throw configurationError(variables, checked.problems.map((p) => `${p.variable}: ${p.message}`).join("; "));
   }
-  const v = checked.settings;
-  return {
-    rpId: v.RP_ID,
-    rpName: v.RP_NAME,
-    topOrigins: v.RP_TOP_ORIGINS,
-    origins: v.RP_ORIGINS.filter((origin) => origin !== anyLocalhostPort),
-    anyLocalhostPort: v.RP_ORIGINS.includes(anyLocalhostPort),
-    challengeTtlSeconds: v.CHALLENGE_TTL_SECONDS,
-    maxCredentialsPerUser: v.MAX_CREDENTIALS_PER_USER,
-    userVerification: v.USER_VERIFICATION,
-    attestation: v.ATTESTATION,
-    rateLimit: {
-      requests: v.RATE_LIMIT_REQUESTS,
-      windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
-      verifyRequests: v.RATE_LIMIT_VERIFY_REQUESTS,
-      onError: v.RATE_LIMIT_ON_ERROR,
-      ipv6NetworkFactor: v.RATE_LIMIT_IPV6_48_FACTOR,
-    },
-    corsOrigins: v.CORS_ORIGINS,
-    hstsMaxAge: v.HSTS_MAX_AGE,
-    sessionTtlSeconds: v.SESSION_TTL_SECONDS,
-    reauthenticationWindowSeconds: v.REAUTHENTICATION_WINDOW_SECONDS,
-    logLevel: v.LOG_LEVEL,
-    benchInstrumentation: v.BENCH_INSTRUMENTATION === "true",
-    conformanceApi: v.CONFORMANCE_API === "true",
-    apiDocs: v.API_DOCS === "true",
-    metrics: {
-      dataset: v.ANALYTICS_DATASET,
-      windowSeconds: v.METRICS_WINDOW_SECONDS,
-      accountId: v.CF_ACCOUNT_ID === "" ? null : v.CF_ACCOUNT_ID,
-      apiToken: v.ANALYTICS_API_TOKEN === "" ? null : v.ANALYTICS_API_TOKEN,
-    },
-    attestationTrust: {
-      policy: v.ATTESTATION_TRUST,
-      mdsRootCertificate: v.MDS_ROOT_CERT.trim() === "" ? null : v.MDS_ROOT_CERT.trim(),
-      mdsUrl: v.MDS_URL === "" ? null : v.MDS_URL,
-      aaguidAllowlist: v.AAGUID_ALLOWLIST,
-      aaguidDenylist: v.AAGUID_DENYLIST,
-    },
-    secrets: {
-      credentialEncryptionKey: v.CREDENTIAL_ENCRYPTION_KEY,
-      credentialIdHmacKey: v.CREDENTIAL_ID_HMAC_KEY,
-      sessionSigningKey: v.SESSION_SIGNING_KEY,
-      adminApiKey: v.ADMIN_API_KEY === "" ? null : v.ADMIN_API_KEY,
-    },
-  };
+  return checked.config;
 }

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors";
 import { encryptionKeyEntries } from "./credential-id-protection";
 import { type Bytes, randomBytes } from "./encoding";
 
@@ -27,7 +28,7 @@ export class ChallengeSealing {
 
   static async fromSecret(encryptionKeys: string): Promise<ChallengeSealing> {
     const entries = encryptionKeyEntries(encryptionKeys);
-    if (entries.length === 0) throw new Error("CREDENTIAL_ENCRYPTION_KEY: no key given");
+    if (entries.length === 0) throw new ConfigError("CREDENTIAL_ENCRYPTION_KEY", "no key given");
     const keys = await Promise.all(
       entries.map(async ({ raw }) => {
         const base = await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveKey"]);

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors";
 import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "./encoding";
 
 /** The two stored columns that stand for one raw credential id. */
@@ -27,15 +28,15 @@ export class CredentialIdProtection {
       sealingKeys.set(keyId, await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]));
     }
     const currentKeyId = entries[0]?.keyId;
-    if (!currentKeyId) throw new Error("CREDENTIAL_ENCRYPTION_KEY: no key given");
+    if (!currentKeyId) throw new ConfigError("CREDENTIAL_ENCRYPTION_KEY", "no key given");
 
     const indexKeys: CryptoKey[] = [];
     for (const material of commaList(hmacKeys)) {
       const raw = decodeKey(material, "CREDENTIAL_ID_HMAC_KEY");
-      if (raw.length < 32) throw new Error("CREDENTIAL_ID_HMAC_KEY: each key must be at least 32 bytes");
+      if (raw.length < 32) throw new ConfigError("CREDENTIAL_ID_HMAC_KEY", "each key must be at least 32 bytes");
       indexKeys.push(await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
     }
-    if (indexKeys.length === 0) throw new Error("CREDENTIAL_ID_HMAC_KEY: no key given");
+    if (indexKeys.length === 0) throw new ConfigError("CREDENTIAL_ID_HMAC_KEY", "no key given");
     return new CredentialIdProtection(indexKeys, currentKeyId, sealingKeys);
   }
 
@@ -126,13 +127,13 @@ export function encryptionKeyEntries(secret: string): { keyId: string; raw: Byte
   for (const entry of commaList(secret)) {
     const [keyId, material, extra] = entry.split(":");
     if (!keyId || !material || extra !== undefined || !/^[A-Za-z0-9_-]{1,16}$/.test(keyId)) {
-      throw new Error("CREDENTIAL_ENCRYPTION_KEY: each entry must be kid:base64url-key");
+      throw new ConfigError("CREDENTIAL_ENCRYPTION_KEY", "each entry must be kid:base64url-key");
     }
     if (entries.some((known) => known.keyId === keyId)) {
-      throw new Error("CREDENTIAL_ENCRYPTION_KEY: key ids must be unique");
+      throw new ConfigError("CREDENTIAL_ENCRYPTION_KEY", "key ids must be unique");
     }
     const raw = decodeKey(material, "CREDENTIAL_ENCRYPTION_KEY");
-    if (raw.length !== 32) throw new Error("CREDENTIAL_ENCRYPTION_KEY: each key must be 32 bytes (AES-256)");
+    if (raw.length !== 32) throw new ConfigError("CREDENTIAL_ENCRYPTION_KEY", "each key must be 32 bytes (AES-256)");
     entries.push({ keyId, raw });
   }
   return entries;
@@ -154,6 +155,6 @@ function decodeKey(material: string, variable: string): Bytes {
   try {
     return fromBase64URL(material);
   } catch {
-    throw new Error(`${variable}: key material must be base64url`);
+    throw new ConfigError(variable, "key material must be base64url");
   }
 }

@@ -1,4 +1,5 @@
 import { type Config, configurationError } from "../config/config";
+import { ConfigError } from "../errors";
 import { SessionTokens } from "../sessions/session-tokens";
 import { ChallengeSealing } from "./challenge-sealing";
 import { CredentialIdProtection } from "./credential-id-protection";
@@ -9,8 +10,9 @@ export type ServerKeys = {
   challenges: ChallengeSealing;
 };
 
-// Importing keys costs more than a request should pay, so it happens once per parsed
-// configuration (which the configuration middleware keeps per isolate and env object).
+// Per-isolate cache: importing keys costs more than a request should pay, so it happens once
+// per parsed configuration (which the configuration middleware keeps per isolate and env
+// object). The CryptoKeys are not extractable; nothing here outlives the isolate.
 const cache = new WeakMap<Config, Promise<ServerKeys>>();
 
 export function loadServerKeys(config: Config): Promise<ServerKeys> {
@@ -33,8 +35,8 @@ async function importKeys(config: Config): Promise<ServerKeys> {
     ]);
     return { credentialIds, sessions, challenges };
   } catch (error) {
-    const message = error instanceof Error ? error.message : "key import failed";
-    const variable = /^([A-Z_]+):/.exec(message)?.[1] ?? "secrets";
-    throw configurationError([variable], message);
+    // The parsers throw ConfigError naming the secret; anything else is a key the runtime refused.
+    if (error instanceof ConfigError) throw configurationError([error.variable], error.message, error);
+    throw configurationError(["secrets"], error instanceof Error ? error.message : "key import failed", error);
   }
 }

@@ -337,10 +337,10 @@ export type CredentialFlag = NonNullable<CredentialRow["flag"]>;
 function conflictOrRethrow(error: unknown): unknown {
   // users.username, or users.username_skeleton: a name that looks the same is taken.
   if (uniqueViolationOn(error, "users.username")) {
-    return new AppError("USERNAME_TAKEN", "This username is already registered");
+    return new AppError("USERNAME_TAKEN");
   }
   if (uniqueViolationOn(error, "credentials.credential_id_hash")) {
-    return new AppError("CREDENTIAL_EXISTS", "This passkey is already registered");
+    return new AppError("CREDENTIAL_EXISTS");
   }
   return error;
 }

@@ -27,6 +27,8 @@ export type MetadataEntry = Pick<MetadataEntryRow, "source" | "statement" | "sta
  * one insert stay under both (an entry row binds 5, a key row 3).
  */
 const MAX_PARAMETERS = 100;
+/** A BLOB's statements also bind its name and number (the condition in replaceSource). */
+const CONDITION_PARAMETERS = 2;
 const MAX_STATEMENT_BYTES = 90_000;
 /** D1 allows 1000 queries per invocation (Workers Paid); one load stays well under it. */
 export const MAX_STATEMENTS_PER_LOAD = 600;
@@ -83,58 +85,65 @@ export class MetadataRepository {
 
   /**
    * Swaps in a source's new entries in one batch (one transaction): registrations see the old
-   * set or the new one, never a mix. The source row goes first; for a BLOB it is written only
-   * if the BLOB's number is higher than the stored one (otherwise its NOT NULL `no` gets a NULL,
-   * which aborts the whole batch), so a concurrent load of an older BLOB cannot win. Returns
-   * false when it was not the newest.
+   * set or the new one, never a mix. A BLOB replaces a source only if its number is higher than
+   * the stored one, so a concurrent load of an older BLOB cannot win: every statement of the
+   * batch carries that condition, judged on the source row as it was when the batch began (the
+   * row is written last), so either all of them write or none does. Returns false when it was
+   * not the newest (the source row was not written, as RETURNING shows).
    */
   async replaceSource(source: NewMetadataSource, entries: NewMetadataEntry[], now: Date): Promise<boolean> {
-    const no =
+    const newest =
       source.kind === "blob"
-        ? sql`CASE WHEN EXISTS (SELECT 1 FROM metadata_sources WHERE name = ${source.name} AND kind = 'blob' AND no >= ${source.no}) THEN NULL ELSE ${source.no} END`
-        : source.no;
-    const entryRows = entries.map((entry, position) => ({
-      source: source.name,
+        ? sql`NOT EXISTS (SELECT 1 FROM metadata_sources WHERE name = ${source.name} AND kind = 'blob' AND no >= ${source.no})`
+        : sql`1`;
+    const entryRows = entries.map((entry, position) => [
+      source.name,
       position,
-      statement: entry.statement,
-      statusReports: entry.statusReports,
-      icon: entry.icon,
-    }));
+      JSON.stringify(entry.statement),
+      JSON.stringify(entry.statusReports),
+      entry.icon,
+    ]);
     const keyRows = entries.flatMap((entry, position) =>
-      [...new Set(entry.keys)].map((key) => ({ key, source: source.name, position })),
+      [...new Set(entry.keys)].map((key) => [key, source.name, position]),
     );
-    const entryInserts = chunks(entryRows, 5).map((rows) => this.db.insert(metadataEntries).values(rows));
-    const keyInserts = chunks(keyRows, 3).map((rows) => this.db.insert(metadataKeys).values(rows));
+    // INSERT … SELECT … WHERE: the rows are written only while the condition holds. Columns in the
+    // tables' order (schema.ts): metadata_entries (source, position, statement, status_reports,
+    // icon), metadata_keys (key, source, position).
+    const entryInserts = chunks(entryRows, 5).map((rows) =>
+      this.db.insert(metadataEntries).select(sql`SELECT * FROM (${valuesOf(rows)}) WHERE ${newest}`),
+    );
+    const keyInserts = chunks(keyRows, 3).map((rows) =>
+      this.db.insert(metadataKeys).select(sql`SELECT * FROM (${valuesOf(rows)}) WHERE ${newest}`),
+    );
     if (entryInserts.length + keyInserts.length + 3 > MAX_STATEMENTS_PER_LOAD) {
       throw new MetadataTooLargeError(`${entries.length} entries need more than ${MAX_STATEMENTS_PER_LOAD} statements`);
     }
-    try {
-      await this.db.batch([
-        this.db
-          .insert(metadataSources)
-          .values({ ...source, no, entryCount: entries.length, loadedAt: now })
-          .onConflictDoUpdate({
-            target: metadataSources.name,
-            set: {
-              kind: sql`excluded.kind`,
-              no: sql`excluded.no`,
-              nextUpdate: sql`excluded.next_update`,
-              entryCount: sql`excluded.entry_count`,
-              loadedAt: sql`excluded.loaded_at`,
-              checkedAt: sql`excluded.checked_at`,
-            },
-          }),
-        this.db.delete(metadataKeys).where(eq(metadataKeys.source, source.name)),
-        this.db.delete(metadataEntries).where(eq(metadataEntries.source, source.name)),
-        ...entryInserts,
-        ...keyInserts,
-      ]);
-      return true;
-    } catch (error) {
-      const text = String((error as { cause?: unknown })?.cause ?? "") + String((error as Error)?.message ?? "");
-      if (text.includes("NOT NULL constraint failed") && text.includes("metadata_sources.no")) return false;
-      throw error;
-    }
+    const results = await this.db.batch([
+      this.db.delete(metadataKeys).where(and(eq(metadataKeys.source, source.name), newest)),
+      this.db.delete(metadataEntries).where(and(eq(metadataEntries.source, source.name), newest)),
+      ...entryInserts,
+      ...keyInserts,
+      // Last, so the condition above saw the row as it was; written under the same condition.
+      this.db
+        .insert(metadataSources)
+        .values({ ...source, entryCount: entries.length, loadedAt: now })
+        .onConflictDoUpdate({
+          target: metadataSources.name,
+          set: {
+            kind: sql`excluded.kind`,
+            no: sql`excluded.no`,
+            nextUpdate: sql`excluded.next_update`,
+            entryCount: sql`excluded.entry_count`,
+            loadedAt: sql`excluded.loaded_at`,
+            checkedAt: sql`excluded.checked_at`,
+          },
+          // With no row yet the condition holds anyway: only an existing row can refuse.
+          setWhere: newest,
+        })
+        .returning({ name: metadataSources.name }),
+    ]);
+    const written = results.at(-1) as { name: string }[];
+    return written.length > 0;
   }
 
   /** Removes a source and its entries; false if there was none. */
@@ -159,7 +168,7 @@ export class MetadataRepository {
  * Callers keep single rows under the cap (src/metadata/metadata-blob.ts).
  */
 function chunks<T extends object>(rows: T[], parameters: number): T[][] {
-  const perInsert = Math.floor(MAX_PARAMETERS / parameters);
+  const perInsert = Math.floor((MAX_PARAMETERS - CONDITION_PARAMETERS) / parameters);
   const out: T[][] = [];
   let current: T[] = [];
   let bytes = 0;
@@ -175,6 +184,26 @@ function chunks<T extends object>(rows: T[], parameters: number): T[][] {
   }
   if (current.length > 0) out.push(current);
   return out;
+}
+
+/** `VALUES (?, …), (?, …)`: rows of bound values, read by INSERT … SELECT. */
+function valuesOf(rows: unknown[][]) {
+  return sql.join(
+    [
+      sql`VALUES `,
+      sql.join(
+        rows.map(
+          (row) =>
+            sql`(${sql.join(
+              row.map((value) => sql`${value}`),
+              sql`, `,
+            )})`,
+        ),
+        sql`, `,
+      ),
+    ],
+    sql``,
+  );
 }
 
 const utf8 = new TextEncoder();

@@ -4,7 +4,7 @@ import { type SignedInAccount, signedInAccount } from "../accounts/session-accou
 import { AppError } from "../errors";
 import type { AppEnv } from "./app-env";
 
-const invalidToken = () => new AppError("UNAUTHORIZED", "The session token is invalid or expired");
+const invalidToken = () => new AppError("UNAUTHORIZED");
 
 /**
  * The caller's account from `Authorization: Bearer …`, or null when no token was sent. A token

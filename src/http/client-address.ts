@@ -48,6 +48,8 @@ export function clientOf(connectingIp: string | undefined): Client {
   return client;
 }
 
+// Per-isolate cache of parsed addresses (see clientOf): bounded, the oldest dropped first; a
+// parse depends on the address alone, so an entry is never stale.
 const RECENT_CLIENTS_LIMIT = 4096;
 const recentClients = new Map<string, Client>();
 

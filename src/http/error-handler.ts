@@ -40,5 +40,5 @@ function toAppError(error: unknown): AppError {
     const code = codeForHttpStatus[error.status] ?? (error.status >= 500 ? "INTERNAL_ERROR" : "INVALID_REQUEST");
     return new AppError(code, error.message || "Invalid request");
   }
-  return new AppError("INTERNAL_ERROR", "Internal server error");
+  return new AppError("INTERNAL_ERROR", undefined, { cause: error });
 }

@@ -17,7 +17,7 @@ const refuse =
           .join("."),
         message: issue.message,
       }));
-      throw new AppError("VALIDATION_ERROR", `The ${what} is not valid`, details);
+      throw new AppError("VALIDATION_ERROR", `The ${what} is not valid`, { details });
     }
   };
 

@@ -90,7 +90,7 @@ function certificateOf(value: string): string | Uint8Array<ArrayBuffer> {
     return new Uint8Array(isoBase64URL.toBuffer(value.replace(/\s+/g, ""), "base64"));
   } catch {
     throw new AppError("CONFIGURATION_ERROR", "MDS_ROOT_CERT is neither PEM nor base64 DER", {
-      variables: ["MDS_ROOT_CERT"],
+      details: { variables: ["MDS_ROOT_CERT"] },
     });
   }
 }

@@ -127,6 +127,7 @@ export async function removeMetadataSource(name: string, ports: MetadataPorts): 
 const RETRY_AFTER_MS = 60 * 60 * 1000;
 /** The production FIDO MDS BLOB is several MB; anything far larger is not a BLOB. */
 const MAX_FETCHED_BLOB_BYTES = 32 * 1024 * 1024;
+const tooLarge = () => new AppError("METADATA_REJECTED", "MDS_URL sent more than 32 MiB");
 
 export type RefreshOutcome = "not_configured" | "not_due" | "loaded" | "not_newer" | "failed";
 
@@ -148,9 +149,9 @@ export async function refreshMetadataFromUrl(ports: MetadataPorts): Promise<Refr
     const response = await fetch(url, { signal: AbortSignal.timeout(60_000), headers: { accept: "application/jwt" } });
     if (!response.ok) throw new AppError("METADATA_REJECTED", `MDS_URL answered HTTP ${response.status}`);
     const length = Number(response.headers.get("content-length") ?? 0);
-    if (length > MAX_FETCHED_BLOB_BYTES) throw new AppError("METADATA_REJECTED", "MDS_URL sent more than 32 MiB");
+    if (length > MAX_FETCHED_BLOB_BYTES) throw tooLarge();
     const blob = (await response.text()).trim();
-    if (blob.length > MAX_FETCHED_BLOB_BYTES) throw new AppError("METADATA_REJECTED", "MDS_URL sent more than 32 MiB");
+    if (blob.length > MAX_FETCHED_BLOB_BYTES) throw tooLarge();
     const loadedBlob = await storeBlob(blob, MDS_SOURCE, now, ports);
     record("success", "scheduled");
     ports.logger.log("info", { type: "metadata_refresh", outcome: "loaded", no: loadedBlob.no });

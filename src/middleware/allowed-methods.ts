@@ -31,7 +31,7 @@ export function allowedMethods(routes: () => RouterRoute[]) {
     const allow = [...allowed].sort().join(", ");
     c.header("Allow", allow);
     throw new AppError("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow}`, {
-      allowed: allow.split(", "),
+      details: { allowed: allow.split(", ") },
     });
   });
 }

@@ -4,10 +4,12 @@ import { loadServerKeys } from "../crypto/server-keys";
 import type { AppEnv } from "../http/app-env";
 import { jsonLogger } from "../observability/logger";
 
-// Parsed once per isolate for a given env object; a bad value fails every request with a
-// CONFIGURATION_ERROR naming the variable instead of crashing the isolate at start-up. The
-// keys are imported here too (once per parsed configuration): a secret that parses but holds
-// no usable key fails every request the same way, the health check included.
+// Per-isolate cache (each module-level cache says why it may be one): parsed once per env
+// object, whose values do not change under it; a new env object (a deploy, a test's env) is
+// parsed anew. A bad value fails every request with a CONFIGURATION_ERROR naming the variable
+// instead of crashing the isolate at start-up. The keys are imported here too (once per parsed
+// configuration): a secret that parses but holds no usable key fails every request the same
+// way, the health check included.
 const parsed = new WeakMap<object, Config>();
 
 export const configuration = createMiddleware<AppEnv>(async (c, next) => {

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { AppError, CeremonyFailure } from "../errors";
+import { CeremonyFailure, noRoute } from "../errors";
 import type { AppEnv } from "../http/app-env";
 
 type NativeErrorBody = { status: "error"; error: { code: string; message: string; details?: unknown } };
@@ -18,7 +18,7 @@ const isNativeError = (body: unknown): body is NativeErrorBody =>
  */
 export const conformanceSurface = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.get("config").conformanceApi) {
-    throw new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
+    throw noRoute(c.req.method, c.req.path);
   }
   await next();
   if (c.res.status < 400) return;

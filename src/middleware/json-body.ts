@@ -107,7 +107,7 @@ export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const carriesBody = bodyMethods.has(raw.method) || (raw.body !== null && declared !== "0");
   if (!carriesBody) return next();
   if (!jsonType.test(raw.headers.get("content-type") ?? "")) {
-    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE");
   }
   if (!raw.body) return next();
   const maxBytes = bodyLimitFor(raw.method, c.req.path);

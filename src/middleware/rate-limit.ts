@@ -113,10 +113,8 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
     if (!verdict.allowed) {
       events.record({ event: "rate_limited", outcome: "failure", reason: policy, client });
       c.header("Retry-After", String(verdict.resetSeconds));
-      throw new AppError("RATE_LIMIT_EXCEEDED", "Too many requests; retry later", {
-        retryAfterSeconds: verdict.resetSeconds,
-        limit: verdict.limit,
-        windowSeconds,
+      throw new AppError("RATE_LIMIT_EXCEEDED", undefined, {
+        details: { retryAfterSeconds: verdict.resetSeconds, limit: verdict.limit, windowSeconds },
       });
     }
   };

@@ -13,6 +13,8 @@ const base = {
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
 } satisfies SecureHeadersOptions;
 
+// Per-isolate cache: one secureHeaders handler per HSTS max-age, built once instead of per
+// request. It holds one entry in practice (the configured HSTS_MAX_AGE), derived from config only.
 const byMaxAge = new Map<number, Handler>();
 // Without a valid configuration the operator's HSTS_MAX_AGE is unknown: better no HSTS on
 // that error response than pinning a domain for a year against their wishes.

@@ -23,7 +23,7 @@ export const healthRoutes = new Hono<AppEnv>().get("/", apiDocs.health, async (c
   ]);
   const checks = { database, challengeStore };
   if (database.status === "fail" || challengeStore.status === "fail") {
-    throw new AppError("SERVICE_UNAVAILABLE", "A dependency is unavailable", { status: "unhealthy", checks });
+    throw new AppError("SERVICE_UNAVAILABLE", undefined, { details: { status: "unhealthy", checks } });
   }
   return ok(c, { status: "healthy", checks });
 });

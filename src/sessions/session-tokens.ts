@@ -7,6 +7,7 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
+import { ConfigError } from "../errors";
 
 export type SessionClaims = {
   userId: string;
@@ -32,7 +33,10 @@ export type VerifiedSession = Omit<SessionClaims, "authenticatedAt"> & {
 type SigningKey = { kid: string; privateKey: CryptoKey; publicKey: CryptoKey; publicJwk: JWK };
 
 const badSecret = () =>
-  new Error("SESSION_SIGNING_KEY: must be an EC P-256 private key as JWK JSON, or a JSON array of them (newest first)");
+  new ConfigError(
+    "SESSION_SIGNING_KEY",
+    "must be an EC P-256 private key as JWK JSON, or a JSON array of them (newest first)",
+  );
 
 /**
  * Signs and checks the short-lived ES256 session token. Public halves are published at
