@@ -179,17 +179,14 @@ export class CredentialRepository {
    * after the answer (deferred); the re-key only applies if nobody re-keyed the row meanwhile.
    */
   async recordUse(credential: CredentialRow, usedAt: Date, protectedId?: ProtectedCredentialId): Promise<void> {
-    await this.db
-      .update(credentials)
-      .set({ lastUsedAt: usedAt, ...protectedId })
-      .where(
-        and(
-          eq(credentials.id, credential.id),
-          eq(credentials.credentialIdHash, credential.credentialIdHash),
-          eq(credentials.credentialIdEncrypted, credential.credentialIdEncrypted),
-        ),
-      )
-      .run();
+    const values = {
+      id: credential.id,
+      readIdHash: credential.credentialIdHash,
+      readIdEncrypted: credential.credentialIdEncrypted,
+      usedAt,
+    };
+    if (protectedId) await this.prepared.recordUseRekeyed.run({ ...values, ...protectedId });
+    else await this.prepared.recordUse.run(values);
   }
 
   /**
@@ -336,6 +333,16 @@ function prepareQueries(db: Database) {
     eq(credentials.signCount, param("readSignCount")),
     eq(credentials.isActive, true),
   );
+  // Only if nobody re-keyed the row since it was read.
+  const sameProtectedId = and(
+    eq(credentials.id, param("id")),
+    eq(credentials.credentialIdHash, param("readIdHash")),
+    eq(credentials.credentialIdEncrypted, param("readIdEncrypted")),
+  );
+  const rekeyed = {
+    credentialIdHash: columnParam<string>("credentialIdHash"),
+    credentialIdEncrypted: columnParam<string>("credentialIdEncrypted"),
+  };
   const byIdHashCount = new Map<number, ReturnType<typeof prepareByAnyIdHash>>();
   return {
     activeAccountByUsername: accountQuery(db, eq(users.username, param("username")), { activeOnly: true }).prepare(),
@@ -363,12 +370,18 @@ function prepareQueries(db: Database) {
     recordAssertion: db.update(credentials).set(assertionSet).where(unchangedSince).prepare(),
     recordAssertionRekeyed: db
       .update(credentials)
-      .set({
-        ...assertionSet,
-        credentialIdHash: columnParam<string>("credentialIdHash"),
-        credentialIdEncrypted: columnParam<string>("credentialIdEncrypted"),
-      })
+      .set({ ...assertionSet, ...rekeyed })
       .where(unchangedSince)
+      .prepare(),
+    recordUse: db
+      .update(credentials)
+      .set({ lastUsedAt: columnParam<Date>("usedAt") })
+      .where(sameProtectedId)
+      .prepare(),
+    recordUseRekeyed: db
+      .update(credentials)
+      .set({ lastUsedAt: columnParam<Date>("usedAt"), ...rekeyed })
+      .where(sameProtectedId)
       .prepare(),
   };
 }
