@@ -66,74 +66,11 @@ function table(header: string[], rows: string[][]): string {
 const routes = ["authentication/challenge", "authentication/verify", "registration/challenge", "registration/verify"];
 const signIn = ["authentication/challenge", "authentication/verify"];
 
-export function renderReport(r: BenchResults): string {
+/** The CPU profile's tables: per call of each route, and where a sign-in's CPU goes. */
+export function cpuTables(cpu: RouteCpu[]): string[] {
   const out: string[] = [];
-  const m = r.machine;
-  out.push(
-    `Run ${r.date} (${r.mode}, ${r.durationSeconds} s) on ${m.cpus}; Node ${m.node}, workerd ${m.workerd}, ` +
-      `wrangler ${m.wrangler}, @simplewebauthn/server ${m.simplewebauthn}; state on ${r.settings.state}; ` +
-      `load average before ${m.loadBefore}, after ${m.loadAfter}. ${r.settings.reps} run(s) per cell, medians.`,
-  );
-
-  const runsOf = (target: string, what: string, concurrency: number) =>
-    r.closed.filter((c) => c.target === target && c.what === what && c.concurrency === concurrency);
-  const cellKeys = [...new Set(r.closed.map((c) => `${c.what} c=${c.concurrency}`))];
-  out.push("\n### Throughput, closed loop (ceremonies/s; ours / peer)\n");
-  out.push(
-    table(
-      [
-        "ceremony",
-        "peer /s",
-        "ours /s",
-        "ours / peer",
-        "p50 ms peer / ours",
-        "Worker process CPU ms/ceremony peer / ours",
-        "runs (peer; ours)",
-      ],
-      cellKeys.map((key) => {
-        const [what = "", c = ""] = key.split(" c=");
-        const peer = runsOf("peer", what, Number(c));
-        const ours = runsOf("ours", what, Number(c));
-        const med = (cells: Cell[], pick: (c: Cell) => number) => median(cells.map(pick));
-        return [
-          key,
-          fmt(med(peer, (c) => c.perSecond)),
-          fmt(med(ours, (c) => c.perSecond)),
-          times(med(ours, (c) => c.perSecond) / med(peer, (c) => c.perSecond)),
-          `${fmt(med(peer, (c) => c.p50))} / ${fmt(med(ours, (c) => c.p50))}`,
-          `${fmt(
-            med(peer, (c) => c.processCpuMs),
-            2,
-          )} / ${fmt(
-            med(ours, (c) => c.processCpuMs),
-            2,
-          )}`,
-          `${peer.map((c) => fmt(c.perSecond, 0)).join(", ")}; ${ours.map((c) => fmt(c.perSecond, 0)).join(", ")}`,
-        ];
-      }),
-    ),
-  );
-
-  out.push(`\n### Latency at a fixed rate (open loop, ${r.settings.openLoopRate} sign-ins/s, medians of runs)\n`);
-  out.push(
-    table(
-      ["server", "p50 ms", "p90 ms", "p99 ms", "errors"],
-      ["peer", "ours"].map((target) => {
-        const runs = r.open.filter((c) => c.target === target);
-        const med = (pick: (c: Cell) => number) => median(runs.map(pick));
-        return [
-          target,
-          fmt(med((c) => c.p50)),
-          fmt(med((c) => c.p90)),
-          fmt(med((c) => c.p99)),
-          String(runs.reduce((s, c) => s + c.errors, 0)),
-        ];
-      }),
-    ),
-  );
-
-  const cpuOf = (target: string, route: string) => r.cpu.find((c) => c.target === target && c.route === route);
-  const worker = (target: string, route: string) => cpuOf(target, route)?.workerMs ?? Number.NaN;
+  const cpuOf = (target: string, route: string) => cpu.find((c) => c.target === target && c.route === route);
+  const worker = (target: string, route: string) => workerCpu(cpu, target, route);
   const over = (ms: number) => (ms > FREE_PLAN_CPU_MS ? "**yes**" : "no");
   out.push("\n### CPU in the isolate per call (ms, sampled; without Durable Objects and wrangler's wrapper)\n");
   out.push(
@@ -200,6 +137,85 @@ export function renderReport(r: BenchResults): string {
       ]),
     ),
   );
+  return out;
+}
+
+const workerCpu = (cpu: RouteCpu[], target: string, route: string) =>
+  cpu.find((c) => c.target === target && c.route === route)?.workerMs ?? Number.NaN;
+
+/** The Worker's CPU per sign-in (options + verify), ours over the peer's. */
+export function signInCpuRatio(cpu: RouteCpu[]): number {
+  const perSignIn = (target: string) => signIn.reduce((sum, route) => sum + workerCpu(cpu, target, route), 0);
+  return perSignIn("ours") / perSignIn("peer");
+}
+
+export function renderReport(r: BenchResults): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(
+    `Run ${r.date} (${r.mode}, ${r.durationSeconds} s) on ${m.cpus}; Node ${m.node}, workerd ${m.workerd}, ` +
+      `wrangler ${m.wrangler}, @simplewebauthn/server ${m.simplewebauthn}; state on ${r.settings.state}; ` +
+      `load average before ${m.loadBefore}, after ${m.loadAfter}. ${r.settings.reps} run(s) per cell, medians.`,
+  );
+
+  const runsOf = (target: string, what: string, concurrency: number) =>
+    r.closed.filter((c) => c.target === target && c.what === what && c.concurrency === concurrency);
+  const cellKeys = [...new Set(r.closed.map((c) => `${c.what} c=${c.concurrency}`))];
+  out.push("\n### Throughput, closed loop (ceremonies/s; ours / peer)\n");
+  out.push(
+    table(
+      [
+        "ceremony",
+        "peer /s",
+        "ours /s",
+        "ours / peer",
+        "p50 ms peer / ours",
+        "Worker process CPU ms/ceremony peer / ours",
+        "runs (peer; ours)",
+      ],
+      cellKeys.map((key) => {
+        const [what = "", c = ""] = key.split(" c=");
+        const peer = runsOf("peer", what, Number(c));
+        const ours = runsOf("ours", what, Number(c));
+        const med = (cells: Cell[], pick: (c: Cell) => number) => median(cells.map(pick));
+        return [
+          key,
+          fmt(med(peer, (c) => c.perSecond)),
+          fmt(med(ours, (c) => c.perSecond)),
+          times(med(ours, (c) => c.perSecond) / med(peer, (c) => c.perSecond)),
+          `${fmt(med(peer, (c) => c.p50))} / ${fmt(med(ours, (c) => c.p50))}`,
+          `${fmt(
+            med(peer, (c) => c.processCpuMs),
+            2,
+          )} / ${fmt(
+            med(ours, (c) => c.processCpuMs),
+            2,
+          )}`,
+          `${peer.map((c) => fmt(c.perSecond, 0)).join(", ")}; ${ours.map((c) => fmt(c.perSecond, 0)).join(", ")}`,
+        ];
+      }),
+    ),
+  );
+
+  out.push(`\n### Latency at a fixed rate (open loop, ${r.settings.openLoopRate} sign-ins/s, medians of runs)\n`);
+  out.push(
+    table(
+      ["server", "p50 ms", "p90 ms", "p99 ms", "errors"],
+      ["peer", "ours"].map((target) => {
+        const runs = r.open.filter((c) => c.target === target);
+        const med = (pick: (c: Cell) => number) => median(runs.map(pick));
+        return [
+          target,
+          fmt(med((c) => c.p50)),
+          fmt(med((c) => c.p90)),
+          fmt(med((c) => c.p99)),
+          String(runs.reduce((s, c) => s + c.errors, 0)),
+        ];
+      }),
+    ),
+  );
+
+  out.push(...cpuTables(r.cpu));
 
   out.push("\n### Storage waits per call (ours, from BENCH_INSTRUMENTATION; `+` = waited on together)\n");
   out.push(
@@ -232,9 +248,7 @@ export function renderReport(r: BenchResults): string {
 
   const c8 = (target: string) => median(runsOf(target, "sign-in", 8).map((c) => c.perSecond));
   const throughput = c8("ours") / c8("peer");
-  const cpuRatio =
-    signIn.reduce((s, route) => s + worker("ours", route), 0) /
-    signIn.reduce((s, route) => s + worker("peer", route), 0);
+  const cpuRatio = signInCpuRatio(r.cpu);
   out.push("\n### Targets (reported, never asserted)\n");
   out.push(
     table(

@@ -5,6 +5,7 @@
 //   npm run bench                  full run (about 5 minutes on 2 quiet cores)
 //   npm run bench -- --smoke       tiny counts, for CI (also BENCH_SMOKE=1); speed is never asserted
 //   npm run bench -- --write       full run, then its tables replace those at the end of BENCHMARKS.md
+//   npm run bench -- --profile     the CPU profiles only (about a minute): for before/after comparisons
 //
 // A watchdog ends the run (exit code 124) after 600 s, 180 s with --smoke (BENCH_WATCHDOG_SECONDS
 // sets another limit). However it ends, it stops every process group it started.
@@ -30,12 +31,23 @@ import {
 import { type LoadResult, runLoad, runOpenLoop, summarize } from "./load";
 import { type Design, latencyTable, todaysDesign } from "./model";
 import { notTheWorkers, openProfiler } from "./profile";
-import { type BenchResults, type Cell, median, type RouteCpu, renderReport, writeTablesInto } from "./report";
+import {
+  type BenchResults,
+  type Cell,
+  cpuTables,
+  median,
+  type RouteCpu,
+  renderReport,
+  signInCpuRatio,
+  writeTablesInto,
+} from "./report";
 import { freePort, killEverythingNow, type RunningServer, shutDown, startWranglerDev, stopEverything } from "./servers";
 
 const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
 const writeBenchmarks = process.argv.includes("--write");
+const profileOnly = process.argv.includes("--profile");
 if (smoke && writeBenchmarks) throw new Error("--write takes a full run's figures, not --smoke's");
+if (profileOnly && writeBenchmarks) throw new Error("--write takes a full run's figures, not --profile's");
 
 const settings = smoke
   ? { reps: 1, cellSeconds: 1, users: 16, openLoopSeconds: 1, profileRounds: 1, warmupSeconds: 0.5 }
@@ -286,22 +298,18 @@ async function main() {
     loadBefore: loadAverage(),
     loadAfter: "",
   };
-  say(`${smoke ? "smoke" : "full"} run on ${machine.cpus}, load average ${machine.loadBefore}`);
+  say(
+    `${profileOnly ? "profile" : smoke ? "smoke" : "full"} run on ${machine.cpus}, load average ${machine.loadBefore}`,
+  );
   const { ADMIN_API_KEY: _unused, ...secrets } = await generateSecrets();
+  if (profileOnly) return profileRun(secrets, machine);
 
   say("storage waits per call (an instrumented copy of ours)…");
   const instrumented = await start("ours-instrumented", secrets);
   const waits = await measureWaits(instrumented.target);
   await instrumented.server.stop();
 
-  say("starting ours and the peer, registering users, warming up…");
-  const servers = [await start("peer", secrets), await start("ours", secrets)];
-  const users = new Map<string, BenchUser[]>();
-  for (const { target } of servers) {
-    const pool = await seedUsers(target, settings.users, target.name);
-    users.set(target.name, pool);
-    await signIns(target, pool, 8, settings.warmupSeconds);
-  }
+  const { servers, users } = await startBoth(secrets);
 
   // Interleaved (peer, ours, peer, ours…), so a neighbour's load on a shared machine hits both alike.
   const closed: Cell[] = [];
@@ -388,6 +396,36 @@ async function main() {
     writeTablesInto("BENCHMARKS.md", report);
     say("wrote the tables into BENCHMARKS.md");
   }
+}
+
+/** Ours and the peer, each with its bench users registered and warmed up. */
+async function startBoth(secrets: Record<string, string>) {
+  say("starting ours and the peer, registering users, warming up…");
+  const servers = [await start("peer", secrets), await start("ours", secrets)];
+  const users = new Map<string, BenchUser[]>();
+  for (const { target } of servers) {
+    const pool = await seedUsers(target, settings.users, target.name);
+    users.set(target.name, pool);
+    await signIns(target, pool, 8, settings.warmupSeconds);
+  }
+  return { servers, users };
+}
+
+/** `--profile`: only the CPU profiles (BENCHMARKS.md "Method"), ours and the peer's, written to .bench/profile.md. */
+async function profileRun(secrets: Record<string, string>, machine: Record<string, string>) {
+  const { servers, users } = await startBoth(secrets);
+  say("CPU profiles, one route at a time…");
+  const cpu: RouteCpu[] = [];
+  for (const server of servers) cpu.push(...(await profileRoutes(server, users.get(server.target.name) ?? [])));
+  await stopAll();
+  const report = [
+    `CPU profiles only, ${settings.profileRounds} round(s); load average before ${machine.loadBefore}, after ${loadAverage()}.`,
+    ...cpuTables(cpu),
+    `\nWorker CPU per sign-in, ours / peer: ${signInCpuRatio(cpu).toFixed(2)}×`,
+  ].join("\n");
+  writeFileSync(join(OUT, "profile.json"), `${JSON.stringify(cpu, null, 2)}\n`);
+  writeFileSync(join(OUT, "profile.md"), `${report}\n`);
+  console.log(report);
 }
 
 async function stopAll() {

@@ -10,6 +10,9 @@ const HKDF_SALT = new Uint8Array(32);
 // Bound into every seal as associated data, with the format version.
 const AAD = new TextEncoder().encode("ceremony-challenge:v1");
 const IV_BYTES = 12;
+// One of each per isolate (neither keeps state between calls), not one per request.
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 /**
  * Plaintexts are padded (with JSON whitespace) to a multiple of this, so a challenge's length
  * does not tell states of one size class apart: a sign-in for a real account and the decoy
@@ -48,7 +51,7 @@ export class ChallengeSealing {
     const [key] = this.keys;
     if (!key) throw new Error("challenge sealing key missing");
     const iv = randomBytes(IV_BYTES);
-    const json = new TextEncoder().encode(JSON.stringify(payload));
+    const json = utf8Encoder.encode(JSON.stringify(payload));
     const plaintext = new Uint8Array(Math.ceil(json.length / PADDING_BLOCK) * PADDING_BLOCK).fill(0x20);
     plaintext.set(json);
     const ciphertext = new Uint8Array(
@@ -69,7 +72,7 @@ export class ChallengeSealing {
     for (const key of this.keys) {
       try {
         const plaintext = await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: AAD }, key, ciphertext);
-        return JSON.parse(new TextDecoder().decode(plaintext));
+        return JSON.parse(utf8Decoder.decode(plaintext));
       } catch {
         // Not sealed under this key: try the next (only during a key rotation).
       }

@@ -4,6 +4,9 @@ import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "./encoding"
 /** The two stored columns that stand for one raw credential id. */
 export type ProtectedCredentialId = { credentialIdHash: string; credentialIdEncrypted: string };
 
+/** One per isolate (it keeps no state between calls), not one per request. */
+const utf8 = new TextEncoder();
+
 /**
  * Raw credential ids are never stored in the clear: the database holds an HMAC blind
  * index (for lookup) and an AES-256-GCM ciphertext (to list ids back to browsers).
@@ -55,7 +58,7 @@ export class CredentialIdProtection {
 
   /** Deterministic bytes for any other purpose, domain-separated from the blind index. */
   async derive(purpose: string, input: string): Promise<Bytes> {
-    const data = new TextEncoder().encode(`${purpose}\u0000${input}`);
+    const data = utf8.encode(`${purpose}\u0000${input}`);
     return new Uint8Array(await crypto.subtle.sign("HMAC", this.currentIndexKey, data));
   }
 
@@ -68,7 +71,7 @@ export class CredentialIdProtection {
     if (!key) throw new Error("current sealing key missing");
     const iv = randomBytes(12);
     const ciphertext = await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(index) },
+      { name: "AES-GCM", iv, additionalData: utf8.encode(index) },
       key,
       credentialId,
     );
@@ -80,7 +83,7 @@ export class CredentialIdProtection {
     const key = match?.[1] ? this.sealingKeys.get(match[1]) : undefined;
     if (!match?.[2] || !match[3] || !key) throw new Error("credential id sealed under an unknown key");
     const plaintext = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: fromBase64URL(match[2]), additionalData: new TextEncoder().encode(index) },
+      { name: "AES-GCM", iv: fromBase64URL(match[2]), additionalData: utf8.encode(index) },
       key,
       fromBase64URL(match[3]),
     );

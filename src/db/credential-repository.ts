@@ -24,22 +24,28 @@ export type AssertionUpdate = {
 /** What the re-key sweep reads of a row: enough to open it and to update it conditionally. */
 export type ProtectedIdRow = Pick<CredentialRow, "id"> & ProtectedCredentialId;
 
-/** Where a read may be served from: see openReplicaDatabase. */
+/** Where a read may be served from: see openReplicaSession. */
 export type ReadFrom = { replica?: boolean };
 
 export class CredentialRepository {
-  #replica: Database | undefined;
+  #replica: D1Database | undefined;
 
   constructor(
     private readonly db: Database,
     /** Opens a session on the nearest replica, only when a read asks for one. */
-    private readonly openReplica: () => Database = () => db,
+    private readonly openReplica: () => D1Database = () => db.$client,
   ) {}
 
-  private reader({ replica = false }: ReadFrom): Database {
-    if (!replica) return this.db;
+  /** The hot path's queries, built once per database binding: see `preparedQueriesOf`. */
+  private get prepared(): PreparedQueries {
+    return preparedQueriesOf(this.db);
+  }
+
+  /** A prepared query as it runs where the read may be served from. */
+  private from<Q extends PreparedQuery>(query: Q, { replica = false }: ReadFrom): Q {
+    if (!replica) return query;
     this.#replica ??= this.openReplica();
-    return this.#replica;
+    return onConnection(query, this.#replica);
   }
 
   /**
@@ -47,12 +53,9 @@ export class CredentialRepository {
    * indexes (during an index key rotation): one read. The earliest index in the list wins.
    */
   async findByAnyIdHash(credentialIdHashes: string[]): Promise<CredentialWithOwner | undefined> {
-    const rows = await this.db
-      .select({ credential: credentials, user: users })
-      .from(credentials)
-      .innerJoin(users, eq(users.id, credentials.userId))
-      .where(inArray(credentials.credentialIdHash, credentialIdHashes))
-      .all();
+    const rows = await this.prepared
+      .byAnyIdHash(credentialIdHashes.length)
+      .all(Object.fromEntries(credentialIdHashes.map((hash, i) => [`hash${i}`, hash])));
     const rank = (row: CredentialWithOwner) => credentialIdHashes.indexOf(row.credential.credentialIdHash);
     return rows.sort((a, b) => rank(a) - rank(b))[0];
   }
@@ -65,7 +68,7 @@ export class CredentialRepository {
     username: string,
     from: ReadFrom = {},
   ): Promise<AccountWithCredentials | undefined> {
-    return this.findAccount(eq(users.username, username), { activeOnly: true }, from);
+    return accountOf(await this.from(this.prepared.activeAccountByUsername, from).all({ username }));
   }
 
   /**
@@ -77,15 +80,12 @@ export class CredentialRepository {
     skeleton: string,
     from: ReadFrom = {},
   ): Promise<AccountWithCredentials | undefined> {
-    // Spelled out: one account, the exact name first (a row from before skeletons has none).
-    const owner = sql`${users.id} = (SELECT id FROM users WHERE username = ${username} OR username_skeleton = ${skeleton}
-      ORDER BY username = ${username} DESC LIMIT 1)`;
-    return this.findAccount(owner, { activeOnly: false }, from);
+    return accountOf(await this.from(this.prepared.accountByUsername, from).all({ username, skeleton }));
   }
 
   /** The account with this id and all its passkeys (disabled ones too), in one read. */
   async findAccountById(userId: string): Promise<AccountWithCredentials | undefined> {
-    return this.findAccount(eq(users.id, userId), { activeOnly: false });
+    return accountOf(await accountQuery(this.db, eq(users.id, userId), { activeOnly: false }).all());
   }
 
   /**
@@ -96,35 +96,8 @@ export class CredentialRepository {
     userId: string,
     sessionId: string,
   ): Promise<{ account: AccountWithCredentials | undefined; revoked: boolean }> {
-    const rows = await this.accountRows(eq(users.id, userId), {
-      activeOnly: false,
-      // Spelled out: a scalar subquery on the primary key of revoked_sessions, on every row.
-      revoked: sql<number>`EXISTS (SELECT 1 FROM revoked_sessions WHERE jti = ${sessionId})`,
-    });
+    const rows = await this.prepared.sessionAccount.all({ userId, sessionId });
     return { account: accountOf(rows), revoked: Number(rows[0]?.revoked ?? 0) === 1 };
-  }
-
-  private async findAccount(
-    which: SQL,
-    { activeOnly }: { activeOnly: boolean },
-    from: ReadFrom = {},
-  ): Promise<AccountWithCredentials | undefined> {
-    return accountOf(await this.accountRows(which, { activeOnly }, from));
-  }
-
-  private async accountRows(
-    which: SQL,
-    { activeOnly, revoked }: { activeOnly: boolean; revoked?: SQL<number> },
-    from: ReadFrom = {},
-  ) {
-    const owned = eq(credentials.userId, users.id);
-    return this.reader(from)
-      .select({ user: users, credential: credentials, revoked: revoked ?? sql<number>`0` })
-      .from(users)
-      .leftJoin(credentials, activeOnly ? and(owned, eq(credentials.isActive, true)) : owned)
-      .where(which)
-      .orderBy(asc(credentials.createdAt), asc(credentials.id))
-      .all();
   }
 
   /**
@@ -185,25 +158,18 @@ export class CredentialRepository {
    * (compare-and-set), so two concurrent assertions cannot both pass.
    */
   async recordAssertion(credential: CredentialRow, update: AssertionUpdate): Promise<boolean> {
-    const result = await this.db
-      .update(credentials)
-      .set({
-        signCount: update.signCount,
-        backupEligible: update.backupEligible,
-        backupState: update.backupState,
-        deviceType: update.deviceType,
-        lastUsedAt: update.usedAt,
-        updatedAt: update.usedAt,
-        ...update.protectedId,
-      })
-      .where(
-        and(
-          eq(credentials.id, credential.id),
-          eq(credentials.signCount, credential.signCount),
-          eq(credentials.isActive, true),
-        ),
-      )
-      .run();
+    const values = {
+      id: credential.id,
+      readSignCount: credential.signCount,
+      signCount: update.signCount,
+      backupEligible: update.backupEligible,
+      backupState: update.backupState,
+      deviceType: update.deviceType,
+      usedAt: update.usedAt,
+    };
+    const result = update.protectedId
+      ? await this.prepared.recordAssertionRekeyed.run({ ...values, ...update.protectedId })
+      : await this.prepared.recordAssertion.run(values);
     return result.meta.changes === 1;
   }
 
@@ -213,17 +179,14 @@ export class CredentialRepository {
    * after the answer (deferred); the re-key only applies if nobody re-keyed the row meanwhile.
    */
   async recordUse(credential: CredentialRow, usedAt: Date, protectedId?: ProtectedCredentialId): Promise<void> {
-    await this.db
-      .update(credentials)
-      .set({ lastUsedAt: usedAt, ...protectedId })
-      .where(
-        and(
-          eq(credentials.id, credential.id),
-          eq(credentials.credentialIdHash, credential.credentialIdHash),
-          eq(credentials.credentialIdEncrypted, credential.credentialIdEncrypted),
-        ),
-      )
-      .run();
+    const values = {
+      id: credential.id,
+      readIdHash: credential.credentialIdHash,
+      readIdEncrypted: credential.credentialIdEncrypted,
+      usedAt,
+    };
+    if (protectedId) await this.prepared.recordUseRekeyed.run({ ...values, ...protectedId });
+    else await this.prepared.recordUse.run(values);
   }
 
   /**
@@ -325,6 +288,139 @@ export class CredentialRepository {
   async setActive(id: string, isActive: boolean, at: Date): Promise<CredentialRow | undefined> {
     return this.db.update(credentials).set({ isActive, updatedAt: at }).where(eq(credentials.id, id)).returning().get();
   }
+}
+
+/** An account's rows: the user, each of its passkeys (or none: a left join), oldest first. */
+function accountQuery(
+  db: Database,
+  which: SQL,
+  { activeOnly, revoked = sql<number>`0` }: { activeOnly: boolean; revoked?: SQL<number> },
+) {
+  const owned = eq(credentials.userId, users.id);
+  return db
+    .select({ user: users, credential: credentials, revoked })
+    .from(users)
+    .leftJoin(credentials, activeOnly ? and(owned, eq(credentials.isActive, true)) : owned)
+    .where(which)
+    .orderBy(asc(credentials.createdAt), asc(credentials.id));
+}
+
+const param = sql.placeholder;
+/**
+ * A placeholder as an update's column value. Drizzle encodes it as the column does (booleans
+ * to 0/1, dates to ms) when the value is filled in; its types only admit literal values there.
+ */
+const columnParam = <T>(name: string) => param(name) as unknown as T;
+
+/**
+ * The queries of sign-in and of every signed-in request, prepared (Drizzle's `.prepare()` with
+ * placeholders): their SQL is built once per database binding, which lives as long as the
+ * isolate, instead of on every request (building was most of Drizzle's CPU per sign-in, per
+ * `npm run bench` profiles). Each runs exactly the SQL the query builder would write.
+ */
+function prepareQueries(db: Database) {
+  const assertionSet = {
+    signCount: columnParam<number>("signCount"),
+    backupEligible: columnParam<boolean>("backupEligible"),
+    backupState: columnParam<boolean>("backupState"),
+    deviceType: columnParam<CredentialRow["deviceType"]>("deviceType"),
+    lastUsedAt: columnParam<Date>("usedAt"),
+    updatedAt: columnParam<Date>("usedAt"),
+  };
+  // Compare-and-set: only if nobody moved the counter since it was read.
+  const unchangedSince = and(
+    eq(credentials.id, param("id")),
+    eq(credentials.signCount, param("readSignCount")),
+    eq(credentials.isActive, true),
+  );
+  // Only if nobody re-keyed the row since it was read.
+  const sameProtectedId = and(
+    eq(credentials.id, param("id")),
+    eq(credentials.credentialIdHash, param("readIdHash")),
+    eq(credentials.credentialIdEncrypted, param("readIdEncrypted")),
+  );
+  const rekeyed = {
+    credentialIdHash: columnParam<string>("credentialIdHash"),
+    credentialIdEncrypted: columnParam<string>("credentialIdEncrypted"),
+  };
+  const byIdHashCount = new Map<number, ReturnType<typeof prepareByAnyIdHash>>();
+  return {
+    activeAccountByUsername: accountQuery(db, eq(users.username, param("username")), { activeOnly: true }).prepare(),
+    // Spelled out: one account, the exact name first (a row from before skeletons has none).
+    accountByUsername: accountQuery(
+      db,
+      sql`${users.id} = (SELECT id FROM users WHERE username = ${param("username")} OR username_skeleton = ${param("skeleton")}
+      ORDER BY username = ${param("username")} DESC LIMIT 1)`,
+      { activeOnly: false },
+    ).prepare(),
+    sessionAccount: accountQuery(db, eq(users.id, param("userId")), {
+      activeOnly: false,
+      // Spelled out: a scalar subquery on the primary key of revoked_sessions, on every row.
+      revoked: sql<number>`EXISTS (SELECT 1 FROM revoked_sessions WHERE jti = ${param("sessionId")})`,
+    }).prepare(),
+    /** One statement per number of indexes looked up (one, or a few during a key rotation). */
+    byAnyIdHash(count: number) {
+      let query = byIdHashCount.get(count);
+      if (!query) {
+        query = prepareByAnyIdHash(db, count);
+        byIdHashCount.set(count, query);
+      }
+      return query;
+    },
+    recordAssertion: db.update(credentials).set(assertionSet).where(unchangedSince).prepare(),
+    recordAssertionRekeyed: db
+      .update(credentials)
+      .set({ ...assertionSet, ...rekeyed })
+      .where(unchangedSince)
+      .prepare(),
+    recordUse: db
+      .update(credentials)
+      .set({ lastUsedAt: columnParam<Date>("usedAt") })
+      .where(sameProtectedId)
+      .prepare(),
+    recordUseRekeyed: db
+      .update(credentials)
+      .set({ lastUsedAt: columnParam<Date>("usedAt"), ...rekeyed })
+      .where(sameProtectedId)
+      .prepare(),
+  };
+}
+
+function prepareByAnyIdHash(db: Database, count: number) {
+  return db
+    .select({ credential: credentials, user: users })
+    .from(credentials)
+    .innerJoin(users, eq(users.id, credentials.userId))
+    .where(
+      inArray(
+        credentials.credentialIdHash,
+        Array.from({ length: count }, (_, i) => param(`hash${i}`)),
+      ),
+    )
+    .prepare();
+}
+
+type PreparedQueries = ReturnType<typeof prepareQueries>;
+type PreparedQuery = { getQuery(): { sql: string } };
+
+const preparedQueries = new WeakMap<Database, PreparedQueries>();
+
+function preparedQueriesOf(db: Database): PreparedQueries {
+  let prepared = preparedQueries.get(db);
+  if (!prepared) {
+    prepared = prepareQueries(db);
+    preparedQueries.set(db, prepared);
+  }
+  return prepared;
+}
+
+/**
+ * A prepared query run on another D1 connection (a Sessions API session, which lives for one
+ * request): the same SQL, row mapping and errors, only the D1 statement is the session's.
+ * Drizzle ties a prepared query to the connection it was prepared on, through its `stmt`.
+ */
+function onConnection<Q extends PreparedQuery>(query: Q, connection: D1Database): Q {
+  return Object.create(query, { stmt: { value: connection.prepare(query.getQuery().sql) } }) as Q;
 }
 
 /** `keyId:` is the ciphertext's prefix; compared as a substring so `_` and `-` in ids stay literal. */

@@ -23,9 +23,10 @@ export function openDatabase(d1: D1Database): Database {
  * offered in ceremony options. Rules (active passkey and account, counters) are read and
  * enforced on the primary. Without replication this reaches the primary like any other read.
  */
-export function openReplicaDatabase(d1: D1Database): Database {
-  // Drizzle takes a D1 session where it takes the database: it only prepares and batches.
-  return connect(d1.withSession("first-unconstrained") as unknown as D1Database);
+export function openReplicaSession(d1: D1Database): D1Database {
+  // A session prepares and batches like the database; the repository runs its prepared
+  // queries on it (src/db/credential-repository.ts), so no Drizzle instance per request.
+  return d1.withSession("first-unconstrained") as unknown as D1Database;
 }
 
 /** D1 reports constraint violations only in the message text. */

@@ -11,9 +11,14 @@ import type { AppEnv } from "../http/app-env";
  * request, so a route added later is covered without a list to keep in step. HEAD goes with GET
  * (Hono answers it from the GET route); OPTIONS is the CORS middleware's, which runs first.
  */
+const RECENT_PATHS_LIMIT = 1024;
+
 export function allowedMethods(routes: () => RouterRoute[]) {
   let methodsByPath: TrieRouter<string> | undefined;
-  const allowFor = (path: string): Set<string> => {
+  // The answer for each recent path, so a path asked again (sign-in's two calls, a client's
+  // next request) costs a lookup instead of a route match. Paths come from clients: bounded.
+  const recentPaths = new Map<string, ReadonlySet<string>>();
+  const match = (path: string): ReadonlySet<string> => {
     if (!methodsByPath) {
       methodsByPath = new TrieRouter<string>();
       // Middleware is registered as "ALL": only real handlers say which methods a path has.
@@ -22,6 +27,15 @@ export function allowedMethods(routes: () => RouterRoute[]) {
     const [matches] = methodsByPath.match("GET", path);
     const methods = new Set(matches.map(([method]) => method as string));
     if (methods.has("GET")) methods.add("HEAD");
+    return methods;
+  };
+  const allowFor = (path: string): ReadonlySet<string> => {
+    let methods = recentPaths.get(path);
+    if (!methods) {
+      methods = match(path);
+      if (recentPaths.size >= RECENT_PATHS_LIMIT) recentPaths.delete(recentPaths.keys().next().value as string);
+      recentPaths.set(path, methods);
+    }
     return methods;
   };
 

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { Background } from "../ceremonies/ports";
 import { CredentialRepository } from "../db/credential-repository";
-import { openDatabase, openReplicaDatabase } from "../db/database";
+import { openDatabase, openReplicaSession } from "../db/database";
 import { MetadataRepository } from "../db/metadata-repository";
 import { RevokedSessionRepository } from "../db/revoked-session-repository";
 import { UserRepository } from "../db/user-repository";
@@ -28,7 +28,7 @@ export const ceremonyPorts = createMiddleware<AppEnv>(async (c, next) => {
     config,
     challenges: challengePort(c.env.CHALLENGES, keys.challenges, admission, backgroundWork.report),
     users: new UserRepository(db),
-    credentials: new CredentialRepository(db, () => openReplicaDatabase(c.env.DB)),
+    credentials: new CredentialRepository(db, () => openReplicaSession(c.env.DB)),
     revokedSessions: new RevokedSessionRepository(db),
     metadata: new MetadataRepository(db),
     credentialIds: keys.credentialIds,
