@@ -47,6 +47,8 @@ export default defineConfig({
     coverage: {
       provider: "istanbul",
       include: ["src/**/*.ts"],
+      // Unit tests beside the code run in Node (vitest.unit.config.ts), not here.
+      exclude: ["src/**/*.test.ts"],
       reporter: ["text", "json-summary"],
       reportsDirectory: "coverage",
       // The floor: never below 90 % lines / 80 % branches, and otherwise the figures measured
