@@ -8,7 +8,7 @@ import { adminAuth } from "./middleware/admin-auth";
 import { allowedMethods } from "./middleware/allowed-methods";
 import { ceremonyPorts } from "./middleware/ceremony-ports";
 import { configuration } from "./middleware/configuration";
-import { conformanceSurface } from "./middleware/conformance-surface";
+import { conformanceSurface } from "./conformance/surface";
 import { corsPolicy } from "./middleware/cors";
 import { deferredWork } from "./middleware/deferred-work";
 import { jsonBody } from "./middleware/json-body";

@@ -1,4 +1,4 @@
-import { isConformanceAccount } from "../ceremonies/conformance-accounts";
+import { isConformanceAccount } from "../conformance/accounts";
 import type { CeremonyPorts } from "../ceremonies/ports";
 import type { CredentialRow, UserRow } from "../db/schema";
 import type { VerifiedSession } from "../sessions/session-tokens";

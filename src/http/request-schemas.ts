@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CONFORMANCE_USERNAME_PREFIX, isConformanceAccount } from "../ceremonies/conformance-accounts";
+import { CONFORMANCE_USERNAME_PREFIX, isConformanceAccount } from "../conformance/accounts";
 import { hasInvisibleCharacters, normalizeUsername } from "../ceremonies/username";
 import { userVerificationLevels } from "../config/config";
 
