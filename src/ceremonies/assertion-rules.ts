@@ -4,7 +4,7 @@
  */
 
 /**
- * WebAuthn L3 §7.2 step 22 (signature counter): when either counter is non-zero, the reported
+ * WebAuthn L3 §7.2, the signature counter: when either counter is non-zero, the reported
  * one must be greater than the stored one; otherwise the authenticator may be cloned. Two zeros
  * are a passkey that keeps no counter (synced passkeys report 0).
  */

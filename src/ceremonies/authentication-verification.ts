@@ -96,8 +96,8 @@ export async function finishAuthentication(
 }
 
 /**
- * §7.2 steps 1-5 and 10-11: the response's shape, its client data read as JSON, and the
- * credential's lookup started. The lookup (from the primary: a passkey or account disabled a
+ * §7.2, first steps: the response's shape, its client data read as JSON, and the credential's
+ * lookup started. The lookup (from the primary: a passkey or account disabled a
  * moment ago is refused at once) runs while the challenge is spent and the rate limiter decides:
  * the three are independent, and on the edge waiting for all at once is one round trip instead
  * of three. Its outcome (or failure) counts only once the challenge is known to be good.
@@ -114,7 +114,7 @@ async function readAssertion(response: AuthenticationResponseJSON, ports: Ceremo
 }
 
 /**
- * §7.2 step 12 (the challenge), done first of all the checks: spent before anything else is
+ * §7.2, "verify C.challenge", done first of all the checks: spent before anything else is
  * checked, so a failed attempt burns it too. Unknown, expired, spent, or started under another
  * policy: refused.
  */
@@ -146,7 +146,7 @@ function refusals(ports: CeremonyPorts, state: AuthenticationState): Refuse {
   };
 }
 
-/** §7.2 step 13 (the origin), before the library compares it: a refusal that names the origin. */
+/** §7.2, "verify C.origin", before the library compares it: a refusal that names the origin. */
 function checkClientOrigin({ response, ports, refuse }: Assertion): string[] {
   const origins = checkOrigin(ports.config, response.response.clientDataJSON);
   if (origins.refused !== null) {
@@ -161,7 +161,7 @@ function checkClientOrigin({ response, ports, refuse }: Assertion): string[] {
 }
 
 /**
- * §7.2 step 7 (find the credential). A decoy id (or any id we never issued) is refused after
+ * §7.2, look up the credential by its id. A decoy id (or any id we never issued) is refused after
  * the same work a real one with a bad signature gets, so the two cannot be told apart by timing
  * either.
  */
@@ -193,8 +193,9 @@ async function findCredential(
 }
 
 /**
- * §7.2 steps 5-6: the credential belongs to the account the ceremony was started for (if any),
- * to an account this policy reaches, and to the user the response names; both are active.
+ * §7.2, identify the user: the credential belongs to the account the ceremony was started for
+ * (if any), to an account this policy reaches, and to the user the response names; both are
+ * active.
  */
 function checkCredentialBinding(
   { response, state, policy, refuse }: Assertion,
@@ -212,7 +213,7 @@ function checkCredentialBinding(
 }
 
 /**
- * §7.2 step 13 (crossOrigin, topOrigin): a ceremony in a cross-origin iframe only under a top
+ * §7.2, "C.crossOrigin" and "C.topOrigin": a ceremony in a cross-origin iframe only under a top
  * page the operator allowed (client-data.ts).
  */
 function checkEmbedding(
@@ -225,8 +226,8 @@ function checkEmbedding(
 }
 
 /**
- * §7.2 steps 13-21 by SimpleWebAuthn: client data type, challenge and origin (and top origin),
- * RP ID hash, the UP and UV flags by the policy, backup flags, and the signature.
+ * §7.2, the remaining checks, by SimpleWebAuthn: client data type, challenge and origin (and
+ * top origin), RP ID hash, the UP and UV flags by the policy, backup flags, and the signature.
  */
 async function verifyAssertionSignature(
   { response, state, policy, ports, refuse }: Assertion,
@@ -279,7 +280,7 @@ async function verifyAssertionSignature(
   return verification.authenticationInfo;
 }
 
-/** §7.2 step 22 (signature counter) and the backup eligibility bit: signs of a cloned passkey. */
+/** §7.2, the signature counter, and the backup eligibility bit: signs of a cloned passkey. */
 async function checkCloneSignals(
   { ports, refuse }: Assertion,
   info: AssertionInfo,
@@ -310,7 +311,7 @@ async function checkCloneSignals(
   }
 }
 
-/** §7.2 step 23: the stored counter, flags and last use brought up to date. */
+/** §7.2, last step: the stored counter, flags and last use brought up to date. */
 async function recordUse(
   { ports, refuse }: Assertion,
   rawId: Bytes,

@@ -63,7 +63,7 @@ export async function finishRegistration(
   ports: CeremonyPorts,
   policy: CeremonyPolicy,
 ): Promise<RegisteredCredential> {
-  // §7.1 steps 1-6: the response's shape and its client data read as JSON.
+  // §7.1, first steps: the response's shape and its client data read as JSON.
   assertIdMatchesRawId(response);
   const clientData = parseClientData(response.response.clientDataJSON);
   const state = await redeemChallenge(clientData, ports, policy);
@@ -110,7 +110,7 @@ export async function finishRegistration(
 }
 
 /**
- * §7.1 step 7 (the challenge), done first of all the checks: spent (while the rate limiter
+ * §7.1, "verify C.challenge", done first of all the checks: spent (while the rate limiter
  * decides) before anything else is checked, so a failed attempt burns it too. Unknown, expired,
  * spent, or started under another policy: refused.
  */
@@ -138,7 +138,7 @@ function refusals(ports: CeremonyPorts, state: RegistrationState): Refuse {
   };
 }
 
-/** §7.1 step 8 (the origin), before the library compares it: a refusal that names the origin. */
+/** §7.1, "verify C.origin", before the library compares it: a refusal that names the origin. */
 function checkClientOrigin({ response, ports, refuse }: Registration): string[] {
   const origins = checkOrigin(ports.config, response.response.clientDataJSON);
   if (origins.refused !== null) {
@@ -158,7 +158,7 @@ function checkStartingSession({ state, policy, refuse }: Registration): void {
 }
 
 /**
- * §7.1 step 9 (crossOrigin, topOrigin): a ceremony in a cross-origin iframe only under a top
+ * §7.1, "C.crossOrigin" and "C.topOrigin": a ceremony in a cross-origin iframe only under a top
  * page the operator allowed (client-data.ts).
  */
 function checkEmbedding({ ports, refuse }: Registration, clientData: ClientData): void {
@@ -167,9 +167,10 @@ function checkEmbedding({ ports, refuse }: Registration, clientData: ClientData)
 }
 
 /**
- * §7.1 steps 10-22: the attestation object read strictly, then SimpleWebAuthn (client data
- * type, challenge and origin, RP ID hash, the UP and UV flags, the algorithm among the
- * policy's, the attestation statement), then our attestation rules and ATTESTATION_TRUST.
+ * §7.1, from the attestation object to its statement: the object read strictly, then
+ * SimpleWebAuthn (client data type, challenge and origin, RP ID hash, the UP and UV flags, the
+ * algorithm among the policy's, the attestation statement), then our attestation rules and
+ * ATTESTATION_TRUST.
  */
 async function verifyAttestation(
   { response, state, policy, ports, refuse }: Registration,
@@ -204,7 +205,7 @@ async function verifyAttestation(
 }
 
 /**
- * §7.1 steps 24-26: the credential id is the attested one and not yet registered; the row to
+ * §7.1, the credential id checks: the id is the attested one and not yet registered; the row to
  * store, its id sealed and indexed.
  */
 async function newCredentialRow(
@@ -251,9 +252,10 @@ async function newCredentialRow(
 }
 
 /**
- * §7.1 step 27: a new account with its first passkey, or a passkey added to an existing
- * account (in one write that also checks the account's limit and, under the native policy,
- * that the starting session is still good). A refusal from storage is diagnosed and recorded.
+ * §7.1, last step, store the credential record: a new account with its first passkey, or a
+ * passkey added to an existing account (in one write that also checks the account's limit and,
+ * under the native policy, that the starting session is still good). A refusal from storage is
+ * diagnosed and recorded.
  */
 async function storeCredential({ state, ports, refuse }: Registration, row: NewCredentialRow): Promise<void> {
   const { config, events } = ports;
