@@ -39,7 +39,7 @@ export type RegisteredCredential = {
 };
 
 type RegistrationState = StateOf<"registration">;
-type RegistrationInfo = VerifiedRegistrationResponse["registrationInfo"] & {};
+type RegistrationInfo = NonNullable<VerifiedRegistrationResponse["registrationInfo"]>;
 
 /** Records the ceremony's one attempt event for a refusal and throws it (the reason goes to the log only). */
 type Refuse = (reason: string, failure?: CeremonyFailure) => never;

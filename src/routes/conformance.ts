@@ -19,19 +19,18 @@ import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { validJson } from "../http/validate";
 
-/**
- * The FIDO Alliance "Server Requirements and Transport Binding Profile" API, which the FIDO
- * conformance tools drive: a thin adapter over the same ceremonies and storage as /api/v1,
- * under the binding's ceremony policy (src/conformance/policy.ts: its rules and why).
- * Gated by CONFORMANCE_API (src/conformance/surface.ts); see docs/conformance.md.
- */
-
 /** ServerResponse on success: the payload plus `status` and an empty `errorMessage`. */
 const serverResponse = <T extends object>(c: Context<AppEnv>, payload: T) =>
   c.json({ status: "ok" as const, errorMessage: "", ...payload }, 200);
 
 const docs = apiDocs.conformance;
 
+/**
+ * The FIDO Alliance "Server Requirements and Transport Binding Profile" API, which the FIDO
+ * conformance tools drive: a thin adapter over the same ceremonies and storage as /api/v1,
+ * under the binding's ceremony policy (src/conformance/policy.ts: its rules and why).
+ * Gated by CONFORMANCE_API (src/conformance/surface.ts); see docs/conformance.md.
+ */
 export const conformanceRoutes = new Hono<AppEnv>()
   .post("/attestation/options", docs.attestationOptions, validJson(creationOptionsRequest), async (c) => {
     const body = c.req.valid("json");
