@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { conformanceSurface } from "./conformance/surface";
 import { noRoute } from "./errors";
 import type { AppEnv } from "./http/app-env";
 import { signedIn } from "./http/bearer-session";
@@ -8,7 +9,6 @@ import { adminAuth } from "./middleware/admin-auth";
 import { allowedMethods } from "./middleware/allowed-methods";
 import { ceremonyPorts } from "./middleware/ceremony-ports";
 import { configuration } from "./middleware/configuration";
-import { conformanceSurface } from "./middleware/conformance-surface";
 import { corsPolicy } from "./middleware/cors";
 import { deferredWork } from "./middleware/deferred-work";
 import { jsonBody } from "./middleware/json-body";

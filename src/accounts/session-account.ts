@@ -1,5 +1,5 @@
-import { isConformanceAccount } from "../ceremonies/conformance-accounts";
 import type { CeremonyPorts } from "../ceremonies/ports";
+import { isConformanceAccount } from "../conformance/accounts";
 import type { CredentialRow, UserRow } from "../db/schema";
 import type { VerifiedSession } from "../sessions/session-tokens";
 

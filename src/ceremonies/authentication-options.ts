@@ -4,11 +4,10 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from "@simplewebauthn/server";
 import type { UserVerificationLevel } from "../config/config";
-import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError } from "../errors";
-import { isConformanceAccount } from "./conformance-accounts";
 import { type CredentialDescriptor, describeCredentials } from "./credential-descriptors";
 import { decoyCredentials } from "./decoy-credentials";
+import { type CeremonyPolicy, recordedPolicy } from "./policy";
 import type { CeremonyPorts } from "./ports";
 import { effectiveUserVerification } from "./user-verification";
 import { normalizeUsername } from "./username";
@@ -18,18 +17,12 @@ export type AuthenticationOptionsInput = {
   username?: string;
   userVerification?: UserVerificationLevel;
   extensions?: AuthenticationExtensionsClientInputs;
-  /**
-   * "fido-conformance" (the FIDO binding, a test surface): an unknown username is refused
-   * (the FIDO rule; the native API answers with decoys instead), `userVerification` and
-   * `extensions` go out exactly as requested, and the assertion may lack user presence unless
-   * user verification is required.
-   */
-  profile?: CeremonyProfile;
 };
 
 export async function startAuthentication(
   input: AuthenticationOptionsInput,
   ports: CeremonyPorts,
+  policy: CeremonyPolicy,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { config } = ports;
   const userVerification = effectiveUserVerification(config.userVerification, input.userVerification);
@@ -50,12 +43,11 @@ export async function startAuthentication(
       ports.admission(),
       ports.credentials.findUserWithActiveCredentials(username, { replica: true }),
     ]);
-    // Each surface reaches only its own accounts (conformance-accounts.ts); others are unknown.
-    const reachable = isConformanceAccount(username) === (input.profile === "fido-conformance");
-    if (reachable && account?.user.isActive && account.credentials.length > 0) {
+    // Each surface reaches only its own accounts (the policy's `reaches`); others are unknown.
+    if (policy.reaches(username) && account?.user.isActive && account.credentials.length > 0) {
       userId = account.user.id;
       allowCredentials = await describeCredentials(account.credentials, ports.credentialIds);
-    } else if (input.profile === "fido-conformance") {
+    } else if (policy.unknownUser === "not-found") {
       throw new AppError("USER_NOT_FOUND", "User does not exist or has no passkey");
     } else {
       // Same answer shape for a name nobody (active) has: it must not reveal who has an account.
@@ -64,25 +56,29 @@ export async function startAuthentication(
     }
   }
 
-  const challenge = await ports.challenges.issue({
-    ceremony: "authentication",
-    expiresAt: ports.now().getTime() + config.challengeTtlSeconds * 1000,
-    userVerification,
-    userId,
-    ...(decoy ? { decoy } : {}),
-    ...(input.profile ? { profile: input.profile } : {}),
-  });
+  const policyId = recordedPolicy(policy);
+  const challenge = await ports.challenges.issue(
+    {
+      ceremony: "authentication",
+      expiresAt: ports.now().getTime() + config.challengeTtlSeconds * 1000,
+      userVerification,
+      userId,
+      ...(decoy ? { decoy } : {}),
+      ...(policyId ? { policy: policyId } : {}),
+    },
+    policy.challengeStorage,
+  );
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,
-    // The ceremony's state, sealed (native API) or a key to it (conformance binding).
+    // The ceremony's state, sealed, or the key to it in storage (the policy's challengeStorage).
     challenge,
     allowCredentials,
     userVerification,
     timeout: config.challengeTtlSeconds * 1000,
     extensions: input.extensions,
   });
-  if (input.profile === "fido-conformance") {
-    // The FIDO echo rule: what was asked for, not the server's stricter floor.
+  if (policy.echoOptions) {
+    // What was asked for, not the server's stricter floor.
     options.userVerification = input.userVerification ?? "preferred";
     if (input.extensions) options.extensions = structuredClone(input.extensions);
   }

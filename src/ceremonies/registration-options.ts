@@ -7,27 +7,12 @@ import {
 import type { SignedInAccount } from "../accounts/session-account";
 import type { UserVerificationLevel } from "../config/config";
 import { fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
-import type { CeremonyProfile } from "../durable-objects/challenge-store";
 import { AppError, tooManyCredentials } from "../errors";
-import { isConformanceAccount } from "./conformance-accounts";
 import { describeCredentials } from "./credential-descriptors";
+import { type CeremonyPolicy, recordedPolicy } from "./policy";
 import type { CeremonyPorts } from "./ports";
 import { effectiveUserVerification } from "./user-verification";
 import { normalizeUsername, usernameSkeleton } from "./username";
-
-/** COSE algorithms we accept, strongest and most common first: EdDSA, ES256, RS256. */
-export const supportedAlgorithmIds = [-8, -7, -257];
-
-/**
- * What the FIDO conformance binding offers: every algorithm the FIDO conformance tools
- * register with (ES256, EdDSA, ES384, ES512, PS256, PS384, PS512, RS256, RS384, RS512 and
- * RS1, which is SHA-1 and so is never offered by the native API).
- */
-export const conformanceAlgorithmIds = [-7, -8, -35, -36, -37, -38, -39, -257, -258, -259, -65535];
-
-export function algorithmsFor(profile: CeremonyProfile | undefined): number[] {
-  return profile === "fido-conformance" ? conformanceAlgorithmIds : supportedAlgorithmIds;
-}
 
 export type RegistrationOptionsInput = {
   username: string;
@@ -40,25 +25,18 @@ export type RegistrationOptionsInput = {
   mediation?: "conditional";
   /** The caller's signed-in account (from its session token), when it sent one. */
   account: SignedInAccount | null;
-  /**
-   * "fido-conformance" (the FIDO binding, a test surface): `attestation`,
-   * `authenticatorSelection` and `extensions` go out exactly as requested with nothing added,
-   * the conformance algorithms are offered, and a passkey may be added to an existing account
-   * without its session, because the conformance tools re-use usernames and hold no sessions.
-   */
-  profile?: CeremonyProfile;
 };
 
 export async function startRegistration(
   input: RegistrationOptionsInput,
   ports: CeremonyPorts,
+  policy: CeremonyPolicy,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const { config } = ports;
   const username = normalizeUsername(input.username);
   const displayName = input.displayName?.trim() || username;
-  const conformance = input.profile === "fido-conformance";
-  // The binding and the native API each reach only their own accounts (conformance-accounts.ts).
-  if (isConformanceAccount(username) !== conformance) {
+  // The binding and the native API each reach only their own accounts (the policy's `reaches`).
+  if (!policy.reaches(username)) {
     throw new AppError("VALIDATION_ERROR", "This username is reserved", {
       details: [{ path: ["username"], message: "reserved" }],
     });
@@ -81,9 +59,9 @@ export async function startRegistration(
     throw new AppError("USERNAME_TAKEN", "This username, or one that looks the same, is already registered");
   }
 
-  // Anyone may claim a free name; only the account's own session may add a passkey to it.
-  // A disabled account takes no new passkey, whoever asks.
-  if (existing && ((!conformance && !signedIn) || !existing.isActive)) {
+  // Anyone may claim a free name; adding a passkey to a taken one is the policy's call (the
+  // native API: only the account's own session). A disabled account takes no new passkey.
+  if (existing && ((policy.addToExistingAccount === "own-session" && !signedIn) || !existing.isActive)) {
     throw new AppError("USERNAME_TAKEN", "This username is already registered; sign in to add a passkey");
   }
 
@@ -96,31 +74,34 @@ export async function startRegistration(
   const userVerification = effectiveUserVerification(config.userVerification, input.userVerification);
   const userId = existing?.id ?? toBase64URL(randomBytes(16));
   const excludeCredentials = await describeCredentials(current, ports.credentialIds);
-  // The conformance tools look at the first entry only: the newest passkey goes first.
-  if (conformance) excludeCredentials.reverse();
-  const challenge = await ports.challenges.issue({
-    ceremony: "registration",
-    expiresAt: ports.now().getTime() + config.challengeTtlSeconds * 1000,
-    userVerification,
-    userId,
-    username,
-    displayName,
-    existingUser: Boolean(existing),
-    // Adding to an existing account through the native API: only while this session stays good.
-    ...(existing && signedIn
-      ? {
-          session: {
-            passkeyId: signedIn.session.passkeyId,
-            expiresAt: signedIn.session.expiresAt.getTime(),
-            sessionId: signedIn.session.sessionId,
-          },
-        }
-      : {}),
-    conditional: input.mediation === "conditional",
-    ...(input.profile ? { profile: input.profile } : {}),
-  });
+  if (policy.excludeCredentials === "newest-first") excludeCredentials.reverse();
+  const policyId = recordedPolicy(policy);
+  const challenge = await ports.challenges.issue(
+    {
+      ceremony: "registration",
+      expiresAt: ports.now().getTime() + config.challengeTtlSeconds * 1000,
+      userVerification,
+      userId,
+      username,
+      displayName,
+      existingUser: Boolean(existing),
+      // Adding to an existing account through the native API: only while this session stays good.
+      ...(existing && signedIn
+        ? {
+            session: {
+              passkeyId: signedIn.session.passkeyId,
+              expiresAt: signedIn.session.expiresAt.getTime(),
+              sessionId: signedIn.session.sessionId,
+            },
+          }
+        : {}),
+      conditional: input.mediation === "conditional",
+      ...(policyId ? { policy: policyId } : {}),
+    },
+    policy.challengeStorage,
+  );
   const options = await generateRegistrationOptions({
-    // The ceremony's state, sealed (native API) or a key to it (conformance binding).
+    // The ceremony's state, sealed, or the key to it in storage (the policy's challengeStorage).
     challenge,
     rpName: config.rpName,
     rpID: config.rpId,
@@ -138,17 +119,16 @@ export async function startRegistration(
       userVerification,
     },
     extensions: input.extensions,
-    supportedAlgorithmIDs: algorithmsFor(input.profile),
+    supportedAlgorithmIDs: [...policy.algorithms],
   });
-  if (conformance) echoAsRequested(options, input);
+  if (policy.echoOptions) echoAsRequested(options, input);
 
   return options;
 }
 
 /**
- * The FIDO binding's echo rule: the conformance tools compare these fields with what they
- * sent, so the library's additions (credProps, residentKey, the server's user verification)
- * are taken back out.
+ * The echo rule (CeremonyPolicy.echoOptions): the library's additions (credProps,
+ * residentKey, the server's user verification) are taken back out.
  */
 function echoAsRequested(options: PublicKeyCredentialCreationOptionsJSON, input: RegistrationOptionsInput): void {
   options.attestation = input.attestation ?? "none";

@@ -1,16 +1,20 @@
-import { type RegistrationResponseJSON, verifyRegistrationResponse } from "@simplewebauthn/server";
+import {
+  type RegistrationResponseJSON,
+  type VerifiedRegistrationResponse,
+  verifyRegistrationResponse,
+} from "@simplewebauthn/server";
 import { cose, decodeCredentialPublicKey } from "@simplewebauthn/server/helpers";
 import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 import type { NewCredentialRow } from "../db/schema";
-import type { CeremonyProfile } from "../durable-objects/challenge-store";
+import type { StateOf } from "../durable-objects/challenge-store";
 import { AppError, CeremonyFailure, originNotAllowed, reasonOf, tooManyCredentials } from "../errors";
 import { defaultPasskeyName } from "../metadata/authenticator-names";
 import { attestationObjectRefusal, attestationRulesRefusal } from "./attestation-statement";
 import { attestationTrustRefusal, takeOverVendorRoots } from "./attestation-trust";
-import { crossOriginRefusal, parseClientData } from "./client-data";
+import { type ClientData, crossOriginRefusal, parseClientData } from "./client-data";
 import { checkOrigin } from "./origin-policy";
+import { type CeremonyPolicy, recordedPolicy } from "./policy";
 import type { CeremonyPorts } from "./ports";
-import { algorithmsFor } from "./registration-options";
 import { assertIdMatchesRawId } from "./response-shape";
 import { usernameSkeleton } from "./username";
 
@@ -34,77 +38,191 @@ export type RegisteredCredential = {
   tokenExpiresAt: string;
 };
 
+type RegistrationState = StateOf<"registration">;
+type RegistrationInfo = NonNullable<VerifiedRegistrationResponse["registrationInfo"]>;
+
+/** Records the ceremony's one attempt event for a refusal and throws it (the reason goes to the log only). */
+type Refuse = (reason: string, failure?: CeremonyFailure) => never;
+
+/** What each step after the challenge's redemption works from. */
+type Registration = {
+  response: RegistrationResponseJSON;
+  state: RegistrationState;
+  policy: CeremonyPolicy;
+  ports: CeremonyPorts;
+  refuse: Refuse;
+};
+
+/**
+ * Verifies a new passkey (WebAuthn L3 §7.1, "Registering a New Credential"), in the spec's
+ * order where the order is ours to choose, each step a function below. `policy` must be the one
+ * the ceremony was started under (else its challenge is unknown here).
+ */
 export async function finishRegistration(
   response: RegistrationResponseJSON,
   ports: CeremonyPorts,
-  /** The binding that finishes the ceremony must be the one that started it. */
-  expected: { profile?: CeremonyProfile } = {},
+  policy: CeremonyPolicy,
 ): Promise<RegisteredCredential> {
-  const { config, events } = ports;
+  // §7.1, first steps: the response's shape and its client data read as JSON.
   assertIdMatchesRawId(response);
   const clientData = parseClientData(response.response.clientDataJSON);
-  // Spent (while the rate limiter decides) before anything else is checked: a failed attempt
-  // burns it too.
+  const state = await redeemChallenge(clientData, ports, policy);
+  const registration: Registration = { response, state, policy, ports, refuse: refusals(ports, state) };
+  const expectedOrigins = checkClientOrigin(registration);
+  checkStartingSession(registration);
+  checkEmbedding(registration, clientData);
+  const info = await verifyAttestation(registration, expectedOrigins);
+  const row = await newCredentialRow(registration, info);
+  await storeCredential(registration, row);
+
+  const { events } = ports;
+  events.record({ event: "registration_attempt", outcome: "success", userId: state.userId, credentialRowId: row.id });
+  events.record({
+    event: "credential_added",
+    outcome: "success",
+    reason: state.existingUser ? "added_to_account" : "account_created",
+    userId: state.userId,
+    credentialRowId: row.id,
+  });
+  const session = await ports.sessions.issue({
+    userId: state.userId,
+    username: state.username,
+    passkeyId: row.id,
+    userVerified: info.userVerified,
+  });
+  return {
+    userId: state.userId,
+    username: state.username,
+    passkeyId: row.id,
+    credentialId: info.credential.id,
+    name: row.name,
+    aaguid: info.aaguid,
+    algorithm: row.algorithm,
+    attestationFormat: info.fmt,
+    deviceType: info.credentialDeviceType,
+    backedUp: info.credentialBackedUp,
+    userVerified: info.userVerified,
+    transports: row.transports ?? [],
+    createdAt: row.createdAt.toISOString(),
+    token: session.token,
+    tokenExpiresAt: session.expiresAt.toISOString(),
+  };
+}
+
+/**
+ * §7.1, "verify C.challenge", done first of all the checks: spent (while the rate limiter
+ * decides) before anything else is checked, so a failed attempt burns it too. Unknown, expired,
+ * spent, or started under another policy: refused.
+ */
+async function redeemChallenge(
+  clientData: ClientData,
+  ports: CeremonyPorts,
+  policy: CeremonyPolicy,
+): Promise<RegistrationState> {
   const state = await ports.challenges.redeem(clientData.challenge, {
     ceremony: "registration",
-    profile: expected.profile,
+    policy: recordedPolicy(policy),
+    storage: policy.challengeStorage,
   });
   if (!state) {
-    events.record({ event: "registration_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
+    ports.events.record({ event: "registration_attempt", outcome: "failure", reason: "unknown_or_expired_challenge" });
     throw new AppError("INVALID_CHALLENGE");
   }
-  const fail = (reason: string, failure = new CeremonyFailure(reason, "REGISTRATION_FAILED")): never => {
-    events.record({ event: "registration_attempt", outcome: "failure", reason, userId: state.userId });
+  return state;
+}
+
+function refusals(ports: CeremonyPorts, state: RegistrationState): Refuse {
+  return (reason, failure = new CeremonyFailure(reason, "REGISTRATION_FAILED")) => {
+    ports.events.record({ event: "registration_attempt", outcome: "failure", reason, userId: state.userId });
     throw failure;
   };
-  const origins = checkOrigin(config, response.response.clientDataJSON);
+}
+
+/** §7.1, "verify C.origin", before the library compares it: a refusal that names the origin. */
+function checkClientOrigin({ response, ports, refuse }: Registration): string[] {
+  const origins = checkOrigin(ports.config, response.response.clientDataJSON);
   if (origins.refused !== null) {
-    return fail("origin_not_allowed", originNotAllowed("REGISTRATION_FAILED", origins.refused));
+    return refuse("origin_not_allowed", originNotAllowed("REGISTRATION_FAILED", origins.refused));
   }
+  return origins.expected;
+}
 
-  // Through the native API a passkey joins an existing account only on behalf of the session
-  // that asked for it (sealed in the challenge); the options alone are never enough.
-  if (state.existingUser && state.profile === undefined && !state.session) return fail("session_missing");
-  const embedding = crossOriginRefusal(clientData, config.topOrigins);
-  if (embedding) return fail(embedding);
+/**
+ * Under the native API's policy a passkey joins an existing account only on behalf of the
+ * session that asked for it (sealed in the challenge); the options alone are never enough.
+ */
+function checkStartingSession({ state, policy, refuse }: Registration): void {
+  if (state.existingUser && policy.addToExistingAccount === "own-session" && !state.session) {
+    refuse("session_missing");
+  }
+}
 
+/**
+ * §7.1, "C.crossOrigin" and "C.topOrigin": a ceremony in a cross-origin iframe only under a top
+ * page the operator allowed (client-data.ts).
+ */
+function checkEmbedding({ ports, refuse }: Registration, clientData: ClientData): void {
+  const embedding = crossOriginRefusal(clientData, ports.config.topOrigins);
+  if (embedding) refuse(embedding);
+}
+
+/**
+ * §7.1, from the attestation object to its statement: the object read strictly, then
+ * SimpleWebAuthn (client data type, challenge and origin, RP ID hash, the UP and UV flags, the
+ * algorithm among the policy's, the attestation statement), then our attestation rules and
+ * ATTESTATION_TRUST.
+ */
+async function verifyAttestation(
+  { response, state, policy, ports, refuse }: Registration,
+  expectedOrigins: string[],
+): Promise<RegistrationInfo> {
   // Read strictly before the library reads it: it tests the statement's members for truthiness only.
   const malformed = attestationObjectRefusal(fromBase64URL(response.response.attestationObject));
-  if (malformed) return fail(`attestation_malformed:${malformed}`);
+  if (malformed) return refuse(`attestation_malformed:${malformed}`);
 
   // The library must not judge vendor chains itself: attestationTrustRefusal does, below.
   takeOverVendorRoots();
-  let verification: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+  let verification: VerifiedRegistrationResponse;
   try {
     verification = await verifyRegistrationResponse({
       response,
       expectedChallenge: state.challenge,
-      expectedOrigin: origins.expected,
-      expectedRPID: config.rpId,
+      expectedOrigin: expectedOrigins,
+      expectedRPID: ports.config.rpId,
       requireUserVerification: state.userVerification === "required",
       requireUserPresence: !state.conditional,
-      supportedAlgorithmIDs: algorithmsFor(state.profile),
+      supportedAlgorithmIDs: [...policy.algorithms],
     });
   } catch (error) {
-    return fail(`verification_error:${reasonOf(error)}`);
+    return refuse(`verification_error:${reasonOf(error)}`);
   }
-  if (!verification.verified) return fail("attestation_invalid");
+  if (!verification.verified) return refuse("attestation_invalid");
   const info = verification.registrationInfo;
   const invalid = await attestationRulesRefusal(info);
-  if (invalid) return fail(`attestation_invalid:${invalid}`);
+  if (invalid) return refuse(`attestation_invalid:${invalid}`);
   // ATTESTATION_TRUST and the AAGUID lists: only once the attestation itself is genuine.
   const untrusted = await attestationTrustRefusal(info, ports);
-  if (untrusted) return fail(`attestation_untrusted:${untrusted}`);
+  if (untrusted) return refuse(`attestation_untrusted:${untrusted}`);
+  return info;
+}
 
+/**
+ * §7.1, the credential id checks: the id is the attested one and not yet registered; the row to
+ * store, its id sealed and indexed.
+ */
+async function newCredentialRow(
+  { response, state, ports, refuse }: Registration,
+  info: RegistrationInfo,
+): Promise<NewCredentialRow & { createdAt: Date }> {
   const rawId = info.credential.id;
   // The library does not compare the id the client reported with the one the authenticator
   // attested; a response where they differ is forged.
-  if (rawId !== response.rawId) return fail("credential_id_mismatch");
+  if (rawId !== response.rawId) return refuse("credential_id_mismatch");
   const [credentialIdHash = "", ...previousIndexes] = await ports.credentialIds.blindIndexes(fromBase64URL(rawId));
   // During an index key rotation the unique index cannot see a row stored under the previous
   // index, so that one is looked up (one extra read, only while a previous key is configured).
   if (previousIndexes.length > 0 && (await ports.credentials.findByAnyIdHash(previousIndexes))) {
-    events.record({
+    ports.events.record({
       event: "registration_attempt",
       outcome: "failure",
       reason: "credential_exists",
@@ -113,7 +231,7 @@ export async function finishRegistration(
     throw new AppError("CREDENTIAL_EXISTS");
   }
   const now = ports.now();
-  const row: NewCredentialRow = {
+  return {
     id: toBase64URL(randomBytes(16)),
     userId: state.userId,
     credentialIdHash,
@@ -133,7 +251,16 @@ export async function finishRegistration(
     createdAt: now,
     updatedAt: now,
   };
+}
 
+/**
+ * §7.1, last step, store the credential record: a new account with its first passkey, or a
+ * passkey added to an existing account (in one write that also checks the account's limit and,
+ * under the native policy, that the starting session is still good). A refusal from storage is
+ * diagnosed and recorded.
+ */
+async function storeCredential({ state, ports, refuse }: Registration, row: NewCredentialRow): Promise<void> {
+  const { config, events } = ports;
   try {
     if (state.existingUser) {
       const added = await ports.credentials.addCredential(row, config.maxCredentialsPerUser, state.session);
@@ -142,10 +269,10 @@ export async function finishRegistration(
         const { account: owner, revoked } = state.session
           ? await ports.credentials.findSessionAccount(state.userId, state.session.sessionId)
           : { account: await ports.credentials.findAccountById(state.userId), revoked: false };
-        if (!owner?.user.isActive) return fail("account_gone");
+        if (!owner?.user.isActive) return refuse("account_gone");
         if (state.session) {
           const starter = owner.credentials.find((passkey) => passkey.id === state.session?.passkeyId);
-          if (revoked || !starter?.isActive || state.session.expiresAt <= Date.now()) return fail("session_ended");
+          if (revoked || !starter?.isActive || state.session.expiresAt <= Date.now()) return refuse("session_ended");
         }
         throw tooManyCredentials(config.maxCredentialsPerUser);
       }
@@ -168,38 +295,6 @@ export async function finishRegistration(
     }
     throw error;
   }
-
-  events.record({ event: "registration_attempt", outcome: "success", userId: state.userId, credentialRowId: row.id });
-  events.record({
-    event: "credential_added",
-    outcome: "success",
-    reason: state.existingUser ? "added_to_account" : "account_created",
-    userId: state.userId,
-    credentialRowId: row.id,
-  });
-  const session = await ports.sessions.issue({
-    userId: state.userId,
-    username: state.username,
-    passkeyId: row.id,
-    userVerified: info.userVerified,
-  });
-  return {
-    userId: state.userId,
-    username: state.username,
-    passkeyId: row.id,
-    credentialId: rawId,
-    name: row.name,
-    aaguid: info.aaguid,
-    algorithm: row.algorithm,
-    attestationFormat: info.fmt,
-    deviceType: info.credentialDeviceType,
-    backedUp: info.credentialBackedUp,
-    userVerified: info.userVerified,
-    transports: row.transports ?? [],
-    createdAt: now.toISOString(),
-    token: session.token,
-    tokenExpiresAt: session.expiresAt.toISOString(),
-  };
 }
 
 /** Read from the verified COSE key itself, not from the client's unverified publicKeyAlgorithm. */

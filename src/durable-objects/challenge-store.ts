@@ -5,11 +5,11 @@ import type { ChallengeSealing } from "../crypto/challenge-sealing";
 import { type Bytes, fromBase64URL, randomBytes, toBase64URL } from "../crypto/encoding";
 
 /**
- * "fido-conformance": the ceremony was started through the FIDO conformance binding
- * (docs/conformance.md), whose rules differ from the native API's: more algorithms, and
- * assertions without user presence accepted unless user verification was required.
+ * Where a ceremony's state waits between its options call and its verify call: sealed into
+ * the challenge itself, or stored in this object under the challenge (see ChallengeStore).
+ * The ceremony's policy chooses (src/ceremonies/policy.ts).
  */
-export type CeremonyProfile = "fido-conformance";
+export type ChallengeStorage = "sealed" | "stored";
 
 /**
  * The session that started an add-passkey ceremony: the passkey its token speaks for, when
@@ -34,8 +34,8 @@ export type ChallengeState =
       session?: StartingSession;
       /** Conditional create: the browser may create the passkey without a user gesture. */
       conditional: boolean;
-      /** Started by the FIDO conformance binding: its rules apply at verification. */
-      profile?: CeremonyProfile;
+      /** The policy that started the ceremony, unless the native API's (src/ceremonies/policy.ts). */
+      policy?: string;
     }
   | {
       ceremony: "authentication";
@@ -49,8 +49,8 @@ export type ChallengeState =
        * no credential at all may pass (else a name's existence shows in the outcome).
        */
       decoy?: boolean;
-      /** Started by the FIDO conformance binding: its rules apply at verification. */
-      profile?: CeremonyProfile;
+      /** The policy that started the ceremony, unless the native API's (src/ceremonies/policy.ts). */
+      policy?: string;
     };
 
 /** A ceremony's state before it has a challenge: `issue` makes one. */
@@ -76,8 +76,9 @@ const SPENT_GRACE_MS = 60_000;
  *   (ChallengeSealing), and one object per ceremony, minted with `newUniqueId()` at options
  *   time and named in the sealed state, only answers `spend`: true the first time, false ever
  *   after. Nothing is written at options time; the object comes into being at verify.
- * - FIDO conformance binding: its challenges must be 16-64 bytes, too short to carry state,
- *   so the state is `put` at options and `take`n at verify (one object per challenge, by name).
+ * - Stored state (the FIDO conformance binding, whose challenges must be 16-64 bytes, too short
+ *   to carry state): the state is `put` at options and `take`n at verify (one object per
+ *   challenge, by name).
  *
  * Reads and writes use the synchronous SQLite-backed KV API, so `spend` and `take` decide with
  * no await in between: no other call into this object can run in the middle, and a second
@@ -128,16 +129,23 @@ export class ChallengeStore extends DurableObject<Env> {
 
 export type ChallengeStoreNamespace = DurableObjectNamespace<ChallengeStore>;
 
-/** What the verify step expects: a challenge of another kind or surface is unknown to it. */
-export type ExpectedCeremony<K extends ChallengeState["ceremony"]> = { ceremony: K; profile?: CeremonyProfile };
+/**
+ * What the verify step expects: a challenge of another kind, or started under another policy,
+ * is unknown to it. `storage` says where the policy keeps its state.
+ */
+export type ExpectedCeremony<K extends ChallengeState["ceremony"]> = {
+  ceremony: K;
+  policy: string | undefined;
+  storage: ChallengeStorage;
+};
 
 /** The state of one kind of ceremony. */
 export type StateOf<K extends ChallengeState["ceremony"]> = Extract<ChallengeState, { ceremony: K }>;
 
 /** Ceremonies see this port, not the binding: start a ceremony, redeem its challenge exactly once. */
 export type ChallengePort = {
-  /** The challenge bytes for a new ceremony. Native API: no storage call at all. */
-  issue(state: NewChallengeState): Promise<Bytes>;
+  /** The challenge bytes for a new ceremony. Sealed: no storage call at all. */
+  issue(state: NewChallengeState, storage: ChallengeStorage): Promise<Bytes>;
   /**
    * The state of a challenge this server issued for `expected`, spending it, or null when it
    * is unknown, altered, expired, of another kind, or already spent. The spend waits together
@@ -153,8 +161,8 @@ export type ChallengePort = {
 /** What the sealed challenge holds: the state, and the id of the object that arbitrates its one spend. */
 type SealedState = NewChallengeState & { spendId: string };
 
-/** FIDO conformance challenges: 32 random bytes, within the binding's 16-64. */
-const CONFORMANCE_CHALLENGE_BYTES = 32;
+/** Stored-state challenges: 32 random bytes, within the FIDO conformance binding's 16-64. */
+const STORED_CHALLENGE_BYTES = 32;
 
 export function challengePort(
   namespace: ChallengeStoreNamespace,
@@ -166,9 +174,9 @@ export function challengePort(
 ): ChallengePort {
   const stored = (challenge: string) => namespace.get(namespace.idFromName(challenge));
   return {
-    async issue(state) {
-      if (state.profile === "fido-conformance") {
-        const challenge = randomBytes(CONFORMANCE_CHALLENGE_BYTES);
+    async issue(state, storage) {
+      if (storage === "stored") {
+        const challenge = randomBytes(STORED_CHALLENGE_BYTES);
         const key = toBase64URL(challenge);
         await stored(key).put({ ...state, challenge: key } as ChallengeState);
         return challenge;
@@ -183,17 +191,17 @@ export function challengePort(
       challenge: string,
       expected: ExpectedCeremony<K>,
     ): Promise<StateOf<K> | null> {
-      if (expected.profile === "fido-conformance") {
+      if (expected.storage === "stored") {
         const [, state] = await Promise.all([admission(), stored(challenge).take()]);
         // A found state must be for exactly this challenge (guards against a name collision).
         if (!state || state.challenge !== challenge || state.ceremony !== expected.ceremony) return null;
-        return state.profile === expected.profile ? (state as StateOf<K>) : null;
+        return state.policy === expected.policy ? (state as StateOf<K>) : null;
       }
       const opened = await openSealed(challenge, sealing);
       if (
         !opened ||
         opened.ceremony !== expected.ceremony ||
-        opened.profile !== undefined ||
+        opened.policy !== expected.policy ||
         opened.expiresAt <= Date.now()
       ) {
         // The refusal is this request's answer only if the limiter let it through.

@@ -127,7 +127,7 @@ export function documented(docs: RouteDocs) {
   });
 }
 
-/** The conformance binding's routes: its own success and failure shape (src/middleware/conformance-surface.ts). */
+/** The conformance binding's routes: its own success and failure shape (src/conformance/surface.ts). */
 export function documentedConformance(docs: { operationId: string; summary: string; success?: z.ZodType }) {
   return describeRoute({
     operationId: docs.operationId,

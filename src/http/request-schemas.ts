@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { CONFORMANCE_USERNAME_PREFIX, isConformanceAccount } from "../ceremonies/conformance-accounts";
 import { hasInvisibleCharacters, normalizeUsername } from "../ceremonies/username";
 import { userVerificationLevels } from "../config/config";
+import { CONFORMANCE_USERNAME_PREFIX, isConformanceAccount } from "../conformance/accounts";
 
 const base64urlAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { auditedAttempt } from "../ceremonies/attempt-audit";
 import { startAuthentication } from "../ceremonies/authentication-options";
 import { finishAuthentication } from "../ceremonies/authentication-verification";
+import { nativePolicy } from "../ceremonies/policy";
 import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
@@ -18,12 +19,12 @@ const verifyRequest = z.strictObject({ credential: authenticationResponse });
 
 export const authenticationRoutes = new Hono<AppEnv>()
   .post("/challenge", apiDocs.authentication.challenge, validJson(challengeRequest), async (c) => {
-    return ok(c, await startAuthentication(c.req.valid("json"), c.get("ports")));
+    return ok(c, await startAuthentication(c.req.valid("json"), c.get("ports"), nativePolicy));
   })
   .post("/verify", apiDocs.authentication.verify, validJson(verifyRequest), async (c) => {
     const { credential } = c.req.valid("json");
     const authenticated = await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
-      finishAuthentication(credential, ports),
+      finishAuthentication(credential, ports, nativePolicy),
     );
     return ok(c, authenticated);
   });

@@ -6,45 +6,18 @@ import { startAuthentication } from "../ceremonies/authentication-options";
 import { finishAuthentication } from "../ceremonies/authentication-verification";
 import { startRegistration } from "../ceremonies/registration-options";
 import { finishRegistration } from "../ceremonies/registration-verification";
-import { normalizeUsername } from "../ceremonies/username";
-import { apiDocs } from "../http/api-docs";
-import type { AppEnv } from "../http/app-env";
+import { bindingAccountName } from "../conformance/accounts";
+import { conformancePolicy as policy } from "../conformance/policy";
 import {
+  asResponseJSON,
   assertionResultRequest,
   attestationResultRequest,
-  CONFORMANCE_USERNAME_PREFIX,
   creationOptionsRequest,
   getOptionsRequest,
-} from "../http/conformance-schemas";
+} from "../conformance/schemas";
+import { apiDocs } from "../http/api-docs";
+import type { AppEnv } from "../http/app-env";
 import { validJson } from "../http/validate";
-
-/**
- * The FIDO Alliance "Server Requirements and Transport Binding Profile" API, which the FIDO
- * conformance tools drive: a thin adapter over the same ceremonies and storage as /api/v1,
- * with the binding's profile ("fido-conformance") switching on the rules that differ.
- * Gated by CONFORMANCE_API (src/middleware/conformance-surface.ts); see docs/conformance.md.
- *
- * Binding accounts are stored under CONFORMANCE_USERNAME_PREFIX, so the binding can add
- * passkeys only to its own test accounts, never to an account of the native API.
- */
-const profile = "fido-conformance" as const;
-/** The stored account of a binding username, normalised as the native API stores names. */
-const accountName = (username: string) => `${CONFORMANCE_USERNAME_PREFIX}${normalizeUsername(username)}`;
-
-/**
- * A binding ServerPublicKeyCredential as the WebAuthn JSON the ceremonies take: `rawId` may be
- * left out (it is `id`), and extension results come as `getClientExtensionResults`.
- */
-function asResponseJSON<T extends { id: string }>(
-  credential: T & { rawId?: string; getClientExtensionResults?: object; clientExtensionResults?: object },
-) {
-  const { getClientExtensionResults, clientExtensionResults, rawId, ...rest } = credential;
-  return {
-    ...rest,
-    rawId: rawId ?? credential.id,
-    clientExtensionResults: getClientExtensionResults ?? clientExtensionResults ?? {},
-  };
-}
 
 /** ServerResponse on success: the payload plus `status` and an empty `errorMessage`. */
 const serverResponse = <T extends object>(c: Context<AppEnv>, payload: T) =>
@@ -52,21 +25,27 @@ const serverResponse = <T extends object>(c: Context<AppEnv>, payload: T) =>
 
 const docs = apiDocs.conformance;
 
+/**
+ * The FIDO Alliance "Server Requirements and Transport Binding Profile" API, which the FIDO
+ * conformance tools drive: a thin adapter over the same ceremonies and storage as /api/v1,
+ * under the binding's ceremony policy (src/conformance/policy.ts: its rules and why).
+ * Gated by CONFORMANCE_API (src/conformance/surface.ts); see docs/conformance.md.
+ */
 export const conformanceRoutes = new Hono<AppEnv>()
   .post("/attestation/options", docs.attestationOptions, validJson(creationOptionsRequest), async (c) => {
     const body = c.req.valid("json");
     const options = await startRegistration(
       {
-        username: accountName(body.username),
+        username: bindingAccountName(body.username),
         displayName: body.displayName,
         userVerification: body.authenticatorSelection?.userVerification,
         attestation: body.attestation,
         authenticatorSelection: body.authenticatorSelection,
         extensions: body.extensions as AuthenticationExtensionsClientInputs | undefined,
         account: null,
-        profile,
       },
       c.get("ports"),
+      policy,
     );
     // user.name and user.displayName are echoed exactly as sent; the account is stored normalised.
     return serverResponse(c, {
@@ -77,7 +56,7 @@ export const conformanceRoutes = new Hono<AppEnv>()
   .post("/attestation/result", docs.attestationResult, validJson(attestationResultRequest), async (c) => {
     const response = asResponseJSON(c.req.valid("json"));
     await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
-      finishRegistration(response, ports, { profile }),
+      finishRegistration(response, ports, policy),
     );
     return serverResponse(c, {});
   })
@@ -85,19 +64,19 @@ export const conformanceRoutes = new Hono<AppEnv>()
     const body = c.req.valid("json");
     const options = await startAuthentication(
       {
-        username: accountName(body.username),
+        username: bindingAccountName(body.username),
         userVerification: body.userVerification,
         extensions: body.extensions as AuthenticationExtensionsClientInputs | undefined,
-        profile,
       },
       c.get("ports"),
+      policy,
     );
     return serverResponse(c, options);
   })
   .post("/assertion/result", docs.assertionResult, validJson(assertionResultRequest), async (c) => {
     const response = asResponseJSON(c.req.valid("json"));
     await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
-      finishAuthentication(response, ports, { profile }),
+      finishAuthentication(response, ports, policy),
     );
     return serverResponse(c, {});
   });

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { requireRecentVerification } from "../accounts/step-up";
 import { auditedAttempt } from "../ceremonies/attempt-audit";
+import { nativePolicy } from "../ceremonies/policy";
 import { startRegistration } from "../ceremonies/registration-options";
 import { finishRegistration } from "../ceremonies/registration-verification";
 import { normalizeUsername } from "../ceremonies/username";
@@ -56,13 +57,14 @@ export const registrationRoutes = new Hono<AppEnv>()
         account,
       },
       ports,
+      nativePolicy,
     );
     return ok(c, options);
   })
   .post("/verify", apiDocs.registration.verify, validJson(verifyRequest), async (c) => {
     const { credential } = c.req.valid("json");
     const registered = await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
-      finishRegistration(credential, ports),
+      finishRegistration(credential, ports, nativePolicy),
     );
     return ok(c, registered, 201);
   });

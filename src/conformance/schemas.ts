@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { fromBase64URL } from "../crypto/encoding";
-import { base64url, displayName, username, userVerification } from "./request-schemas";
+import { base64url, displayName, username, userVerification } from "../http/request-schemas";
+import { CONFORMANCE_USERNAME_PREFIX } from "./accounts";
 
 /**
  * Request bodies of the FIDO conformance binding ("Server Requirements and Transport Binding
@@ -9,10 +10,6 @@ import { base64url, displayName, username, userVerification } from "./request-sc
  * padded standard base64 where base64url belongs: every such value is refused here, not left
  * to a truthiness check further down.
  */
-
-import { CONFORMANCE_USERNAME_PREFIX } from "../ceremonies/conformance-accounts";
-
-export { CONFORMANCE_USERNAME_PREFIX };
 
 /**
  * Validated by the native rules, but kept as sent: the binding echoes `user.name` and
@@ -139,3 +136,18 @@ export const assertionResultRequest = serverPublicKeyCredential(
       .transform((value) => value || undefined),
   }),
 );
+
+/**
+ * A binding ServerPublicKeyCredential as the WebAuthn JSON the ceremonies take: `rawId` may be
+ * left out (it is `id`), and extension results come as `getClientExtensionResults`.
+ */
+export function asResponseJSON<T extends { id: string }>(
+  credential: T & { rawId?: string; getClientExtensionResults?: object; clientExtensionResults?: object },
+) {
+  const { getClientExtensionResults, clientExtensionResults, rawId, ...rest } = credential;
+  return {
+    ...rest,
+    rawId: rawId ?? credential.id,
+    clientExtensionResults: getClientExtensionResults ?? clientExtensionResults ?? {},
+  };
+}
