@@ -17,6 +17,8 @@ import {
   getOptionsRequest,
 } from "../http/conformance-schemas";
 import { validJson } from "../http/validate";
+import { jsonBody } from "../middleware/json-body";
+import { rateLimit } from "../middleware/rate-limit";
 
 /**
  * The FIDO Alliance "Server Requirements and Transport Binding Profile" API, which the FIDO
@@ -53,7 +55,7 @@ const serverResponse = <T extends object>(c: Context<AppEnv>, payload: T) =>
 const docs = apiDocs.conformance;
 
 export const conformanceRoutes = new Hono<AppEnv>()
-  .post("/attestation/options", docs.attestationOptions, validJson(creationOptionsRequest), async (c) => {
+  .post("/attestation/options", docs.attestationOptions, rateLimit("options"), jsonBody(), validJson(creationOptionsRequest), async (c) => {
     const body = c.req.valid("json");
     const options = await startRegistration(
       {
@@ -74,14 +76,14 @@ export const conformanceRoutes = new Hono<AppEnv>()
       user: { ...options.user, name: body.username, displayName: body.displayName },
     });
   })
-  .post("/attestation/result", docs.attestationResult, validJson(attestationResultRequest), async (c) => {
+  .post("/attestation/result", docs.attestationResult, rateLimit("verify"), jsonBody(), validJson(attestationResultRequest), async (c) => {
     const response = asResponseJSON(c.req.valid("json"));
     await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
       finishRegistration(response, ports, { profile }),
     );
     return serverResponse(c, {});
   })
-  .post("/assertion/options", docs.assertionOptions, validJson(getOptionsRequest), async (c) => {
+  .post("/assertion/options", docs.assertionOptions, rateLimit("options"), jsonBody(), validJson(getOptionsRequest), async (c) => {
     const body = c.req.valid("json");
     const options = await startAuthentication(
       {
@@ -94,7 +96,7 @@ export const conformanceRoutes = new Hono<AppEnv>()
     );
     return serverResponse(c, options);
   })
-  .post("/assertion/result", docs.assertionResult, validJson(assertionResultRequest), async (c) => {
+  .post("/assertion/result", docs.assertionResult, rateLimit("verify"), jsonBody(), validJson(assertionResultRequest), async (c) => {
     const response = asResponseJSON(c.req.valid("json"));
     await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
       finishAuthentication(response, ports, { profile }),

@@ -14,7 +14,7 @@ import {
   removeMetadataSource,
   STATEMENTS_SOURCE,
 } from "../metadata/metadata-sources";
-import { MAX_METADATA_BODY_BYTES } from "../middleware/json-body";
+import { jsonBody, MAX_METADATA_BODY_BYTES } from "../middleware/json-body";
 
 const sourceName = z
   .string()
@@ -38,24 +38,23 @@ const statementsRequest = z.strictObject({
 
 const sourceParam = z.strictObject({ source: sourceName });
 
-/** The ports the metadata actions use, from the request's ceremony ports (src/middleware/ceremony-ports.ts). */
-function metadataPorts(c: Context<AppEnv>): MetadataPorts {
-  const { config, metadata, events, now } = c.get("ports");
-  return { config, metadata, events, logger: c.get("logger"), now };
-}
+/** The production FIDO MDS BLOB is several MB: these loads, behind the admin key, may send more. */
+const metadataBody = jsonBody({ maxBytes: MAX_METADATA_BODY_BYTES });
+
+const metadataPorts = (c: Context<AppEnv>): MetadataPorts => c.get("ports");
 
 /**
  * FIDO metadata, loaded by an operator (ATTESTATION_TRUST = "mds"; see docs/conformance.md
  * "Attestation trust"): MDS3 BLOBs by source name, and loose statements for testing. Behind the
  * admin key (src/middleware/admin-auth.ts); the only routes with the larger body limit
- * (src/middleware/json-body.ts), since the production FIDO MDS BLOB is several MB.
+ * (metadataBody), since the production FIDO MDS BLOB is several MB.
  */
 export const metadataRoutes = new Hono<AppEnv>()
   .get("/", apiDocs.metadata.list, async (c) => ok(c, await listMetadataSources(metadataPorts(c))))
-  .put("/", apiDocs.metadata.loadBlob, validJson(loadRequest), async (c) =>
+  .put("/", apiDocs.metadata.loadBlob, metadataBody, validJson(loadRequest), async (c) =>
     ok(c, await loadMetadataBlob(c.req.valid("json"), metadataPorts(c)), 201),
   )
-  .put("/statements", apiDocs.metadata.loadStatements, validJson(statementsRequest), async (c) =>
+  .put("/statements", apiDocs.metadata.loadStatements, metadataBody, validJson(statementsRequest), async (c) =>
     ok(c, await loadMetadataStatements(c.req.valid("json").statements, metadataPorts(c)), 201),
   )
   .delete("/:source", apiDocs.metadata.remove, validParams(sourceParam), async (c) =>

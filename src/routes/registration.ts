@@ -11,6 +11,8 @@ import { optionalAccount } from "../http/bearer-session";
 import { ok } from "../http/envelope";
 import { displayName, registrationResponse, username, userVerification } from "../http/request-schemas";
 import { validJson } from "../http/validate";
+import { jsonBody } from "../middleware/json-body";
+import { rateLimit } from "../middleware/rate-limit";
 
 const challengeRequest = z.strictObject({
   username,
@@ -39,7 +41,7 @@ const challengeRequest = z.strictObject({
 const verifyRequest = z.strictObject({ credential: registrationResponse });
 
 export const registrationRoutes = new Hono<AppEnv>()
-  .post("/challenge", apiDocs.registration.challenge, validJson(challengeRequest), async (c) => {
+  .post("/challenge", apiDocs.registration.challenge, rateLimit("options", { alongside: true }), jsonBody(), validJson(challengeRequest), async (c) => {
     const body = c.req.valid("json");
     const account = await optionalAccount(c);
     const ports = c.get("ports");
@@ -59,7 +61,7 @@ export const registrationRoutes = new Hono<AppEnv>()
     );
     return ok(c, options);
   })
-  .post("/verify", apiDocs.registration.verify, validJson(verifyRequest), async (c) => {
+  .post("/verify", apiDocs.registration.verify, rateLimit("verify", { alongside: true }), jsonBody(), validJson(verifyRequest), async (c) => {
     const { credential } = c.req.valid("json");
     const registered = await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
       finishRegistration(credential, ports),
