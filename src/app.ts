@@ -10,7 +10,7 @@ import { configuration } from "./middleware/configuration";
 import { conformanceSurface } from "./middleware/conformance-surface";
 import { corsPolicy } from "./middleware/cors";
 import { deferredWork } from "./middleware/deferred-work";
-import { jsonOnly } from "./middleware/json-body";
+import { jsonBody } from "./middleware/json-body";
 import { limitUnknownPath, rateLimit } from "./middleware/rate-limit";
 import { requestLog } from "./middleware/request-log";
 import { requestMetrics } from "./middleware/request-metrics";
@@ -52,15 +52,13 @@ app.use("/attestation/*", conformanceSurface);
 app.use("/assertion/*", conformanceSurface);
 // A known path with a wrong method: 405 with Allow, before a body or session check answers 415/401.
 app.use(allowedMethods(() => app.routes));
-// Every body is JSON (415 otherwise); each route that reads one declares its cap (jsonBody).
-app.use(jsonOnly);
 // The storage, keys and log every route uses (src/services.ts); nothing here does I/O.
 app.use(services);
 
-// Rate limits (src/middleware/rate-limit.ts) are applied where they belong: the ceremonies'
-// options and verify steps at their routes, "api" for the rest of the API where it is mounted,
-// and none on the health check and /.well-known. Each comes after CORS (a browser must read a
-// 429) and before any body is read, any session or admin key is checked, or any work is done.
+// Rate limits (src/middleware/rate-limit.ts) and bodies (src/middleware/json-body.ts) are
+// declared where they belong: at the ceremonies' routes, or where a group of routes is mounted.
+// No limit on the health check and /.well-known. A limit comes after CORS (a browser must read
+// a 429) and before any body is read, any session or admin key is checked, or any work is done.
 // One chain, so its type is the API's route table: `AppType`, which the typed client in demo/src/api.ts uses.
 const routes = app
   .route("/api/v1/health", healthRoutes)
@@ -74,16 +72,19 @@ const routes = app
   // body is read: a metadata load may send megabytes (src/routes/metadata.ts).
   .use("/api/v1/admin/*", rateLimit("api"), adminAuth)
   .route("/api/v1/admin/metadata", metadataRoutes)
+  .use("/api/v1/admin/users/*", jsonBody())
   .route("/api/v1/admin/users", adminUserRoutes)
+  .use("/api/v1/admin/credentials/*", jsonBody())
   .route("/api/v1/admin/credentials", adminCredentialRoutes)
   .route("/api/v1/admin/metrics", metricsRoutes)
   // Self-service with the session token (docs/api-management.md). The reads ask for the
-  // limiter's verdict alongside the session's storage read; they write nothing.
-  .use("/api/v1/credentials/*", rateLimit("api", { alongside: ["GET"] }), signedIn)
+  // limiter's verdict alongside the session's storage read; they write nothing. A body is
+  // looked at (415, 413) before the session.
+  .use("/api/v1/credentials/*", rateLimit("api", { alongside: ["GET"] }), jsonBody(), signedIn)
   .route("/api/v1/credentials", credentialRoutes)
-  .use("/api/v1/me/*", rateLimit("api", { alongside: ["GET"] }), signedIn)
+  .use("/api/v1/me/*", rateLimit("api", { alongside: ["GET"] }), jsonBody(), signedIn)
   .route("/api/v1/me", accountRoutes)
-  .use("/api/v1/session", rateLimit("api"), signedIn)
+  .use("/api/v1/session", rateLimit("api"), jsonBody(), signedIn)
   .route("/api/v1/session", sessionRoutes)
   .route("/", conformanceRoutes);
 

@@ -82,24 +82,9 @@ async function readAtMost(body: ReadableStream<Uint8Array>, maxBytes: number): P
 }
 
 /**
- * Bodies are JSON: a request that carries a body, whatever its method and path, must say it is
- * JSON (415 otherwise, before a byte is read). Applied to every request (src/app.ts), so a
- * route that reads no body cannot be sent another kind; the body itself is read by `jsonBody`
- * at the routes that take one.
- */
-export const jsonOnly = createMiddleware<AppEnv>(async (c, next) => {
-  const raw = c.req.raw;
-  const declared = raw.headers.get("content-length");
-  // A DELETE (say) with no body, or an explicitly empty one, is not held to the JSON rule.
-  const carriesBody = bodyMethods.has(raw.method) || (raw.body !== null && declared !== "0");
-  if (carriesBody && !jsonType.test(raw.headers.get("content-type") ?? "")) {
-    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
-  }
-  return next();
-});
-
-/**
- * The body of a route that takes one, bounded: at most `maxBytes` (413 beyond it; Hono's
+ * Bodies are JSON and bounded, declared at the routes (or the route groups) that take one,
+ * after their rate limit. A request that carries a body, whatever its method, must say it is
+ * JSON (415 otherwise, before a byte is read), and is read once, up to `maxBytes` (413 beyond it; Hono's
  * `bodyLimit` refuses an honest oversize Content-Length before a byte is read, and the read
  * here counts the bytes actually received, since a Content-Length can understate the body),
  * and refused (400) when it nests deeper than MAX_JSON_DEPTH, so no validator ever walks such
@@ -115,8 +100,16 @@ export const jsonBody = ({ maxBytes = MAX_BODY_BYTES }: { maxBytes?: number } = 
       throw tooLarge(maxBytes);
     },
   });
-  return createMiddleware<AppEnv>((c, next) =>
-    declaredLimit(c, async () => {
+  return createMiddleware<AppEnv>((c, next) => {
+    const raw = c.req.raw;
+    const declared = raw.headers.get("content-length");
+    // A DELETE (say) with no body, or an explicitly empty one, is not held to the JSON rule.
+    const carriesBody = bodyMethods.has(raw.method) || (raw.body !== null && declared !== "0");
+    if (!carriesBody) return next();
+    if (!jsonType.test(raw.headers.get("content-type") ?? "")) {
+      throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
+    }
+    return declaredLimit(c, async () => {
       const body = c.req.raw.body;
       if (!body) return next();
       const text = utf8.decode(await readAtMost(body, maxBytes));
@@ -129,6 +122,6 @@ export const jsonBody = ({ maxBytes = MAX_BODY_BYTES }: { maxBytes?: number } = 
       // Hono keeps body promises in this cache (its type says string, the runtime holds promises).
       c.req.bodyCache.text = Promise.resolve(text) as unknown as string;
       await next();
-    }),
-  );
+    });
+  });
 };

@@ -12,7 +12,6 @@ import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
 import { validJson, validParams, validQuery } from "../http/validate";
-import { jsonBody } from "../middleware/json-body";
 import { passkeyIdParam } from "./credentials";
 
 /** User handles are 16 random bytes in base64url (up to 64 bytes by WebAuthn). */
@@ -27,7 +26,8 @@ const listQuery = z.strictObject({
 const activation = z.strictObject({ active: z.boolean() });
 
 /**
- * Operator endpoints, mounted behind ADMIN_API_KEY (src/middleware/admin-auth.ts):
+ * Operator endpoints, mounted behind ADMIN_API_KEY (src/middleware/admin-auth.ts) and the
+ * default body cap (src/app.ts):
  * docs/api-management.md "Admin API".
  */
 export const adminUserRoutes = new Hono<AppEnv>()
@@ -37,7 +37,7 @@ export const adminUserRoutes = new Hono<AppEnv>()
   .get("/:id", apiDocs.admin.getUser, validParams(userIdParam), async (c) =>
     ok(c, await getUser(c.req.valid("param").id, c.get("ports"))),
   )
-  .patch("/:id", apiDocs.admin.setUserActive, validParams(userIdParam), jsonBody(), validJson(activation), async (c) => {
+  .patch("/:id", apiDocs.admin.setUserActive, validParams(userIdParam), validJson(activation), async (c) => {
     const user = await setUserActive(c.req.valid("param").id, c.req.valid("json").active, c.get("ports"));
     return ok(c, { user });
   })
@@ -46,7 +46,7 @@ export const adminUserRoutes = new Hono<AppEnv>()
   );
 
 export const adminCredentialRoutes = new Hono<AppEnv>()
-  .patch("/:id", apiDocs.admin.setCredentialActive, validParams(passkeyIdParam), jsonBody(), validJson(activation), async (c) => {
+  .patch("/:id", apiDocs.admin.setCredentialActive, validParams(passkeyIdParam), validJson(activation), async (c) => {
     const { id } = c.req.valid("param");
     return ok(c, await setCredentialActive(id, c.req.valid("json").active, c.get("ports")));
   })

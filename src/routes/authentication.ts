@@ -19,13 +19,27 @@ const challengeRequest = z.strictObject({
 const verifyRequest = z.strictObject({ credential: authenticationResponse });
 
 export const authenticationRoutes = new Hono<AppEnv>()
-  .post("/challenge", apiDocs.authentication.challenge, rateLimit("options", { alongside: true }), jsonBody(), validJson(challengeRequest), async (c) => {
-    return ok(c, await startAuthentication(c.req.valid("json"), c.get("ports")));
-  })
-  .post("/verify", apiDocs.authentication.verify, rateLimit("verify", { alongside: true }), jsonBody(), validJson(verifyRequest), async (c) => {
-    const { credential } = c.req.valid("json");
-    const authenticated = await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
-      finishAuthentication(credential, ports),
-    );
-    return ok(c, authenticated);
-  });
+  .post(
+    "/challenge",
+    apiDocs.authentication.challenge,
+    rateLimit("options", { alongside: true }),
+    jsonBody(),
+    validJson(challengeRequest),
+    async (c) => {
+      return ok(c, await startAuthentication(c.req.valid("json"), c.get("ports")));
+    },
+  )
+  .post(
+    "/verify",
+    apiDocs.authentication.verify,
+    rateLimit("verify", { alongside: true }),
+    jsonBody(),
+    validJson(verifyRequest),
+    async (c) => {
+      const { credential } = c.req.valid("json");
+      const authenticated = await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
+        finishAuthentication(credential, ports),
+      );
+      return ok(c, authenticated);
+    },
+  );

@@ -55,51 +55,79 @@ const serverResponse = <T extends object>(c: Context<AppEnv>, payload: T) =>
 const docs = apiDocs.conformance;
 
 export const conformanceRoutes = new Hono<AppEnv>()
-  .post("/attestation/options", docs.attestationOptions, rateLimit("options"), jsonBody(), validJson(creationOptionsRequest), async (c) => {
-    const body = c.req.valid("json");
-    const options = await startRegistration(
-      {
-        username: accountName(body.username),
-        displayName: body.displayName,
-        userVerification: body.authenticatorSelection?.userVerification,
-        attestation: body.attestation,
-        authenticatorSelection: body.authenticatorSelection,
-        extensions: body.extensions as AuthenticationExtensionsClientInputs | undefined,
-        account: null,
-        profile,
-      },
-      c.get("ports"),
-    );
-    // user.name and user.displayName are echoed exactly as sent; the account is stored normalised.
-    return serverResponse(c, {
-      ...options,
-      user: { ...options.user, name: body.username, displayName: body.displayName },
-    });
-  })
-  .post("/attestation/result", docs.attestationResult, rateLimit("verify"), jsonBody(), validJson(attestationResultRequest), async (c) => {
-    const response = asResponseJSON(c.req.valid("json"));
-    await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
-      finishRegistration(response, ports, { profile }),
-    );
-    return serverResponse(c, {});
-  })
-  .post("/assertion/options", docs.assertionOptions, rateLimit("options"), jsonBody(), validJson(getOptionsRequest), async (c) => {
-    const body = c.req.valid("json");
-    const options = await startAuthentication(
-      {
-        username: accountName(body.username),
-        userVerification: body.userVerification,
-        extensions: body.extensions as AuthenticationExtensionsClientInputs | undefined,
-        profile,
-      },
-      c.get("ports"),
-    );
-    return serverResponse(c, options);
-  })
-  .post("/assertion/result", docs.assertionResult, rateLimit("verify"), jsonBody(), validJson(assertionResultRequest), async (c) => {
-    const response = asResponseJSON(c.req.valid("json"));
-    await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
-      finishAuthentication(response, ports, { profile }),
-    );
-    return serverResponse(c, {});
-  });
+  .post(
+    "/attestation/options",
+    docs.attestationOptions,
+    rateLimit("options"),
+    jsonBody(),
+    validJson(creationOptionsRequest),
+    async (c) => {
+      const body = c.req.valid("json");
+      const options = await startRegistration(
+        {
+          username: accountName(body.username),
+          displayName: body.displayName,
+          userVerification: body.authenticatorSelection?.userVerification,
+          attestation: body.attestation,
+          authenticatorSelection: body.authenticatorSelection,
+          extensions: body.extensions as AuthenticationExtensionsClientInputs | undefined,
+          account: null,
+          profile,
+        },
+        c.get("ports"),
+      );
+      // user.name and user.displayName are echoed exactly as sent; the account is stored normalised.
+      return serverResponse(c, {
+        ...options,
+        user: { ...options.user, name: body.username, displayName: body.displayName },
+      });
+    },
+  )
+  .post(
+    "/attestation/result",
+    docs.attestationResult,
+    rateLimit("verify"),
+    jsonBody(),
+    validJson(attestationResultRequest),
+    async (c) => {
+      const response = asResponseJSON(c.req.valid("json"));
+      await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
+        finishRegistration(response, ports, { profile }),
+      );
+      return serverResponse(c, {});
+    },
+  )
+  .post(
+    "/assertion/options",
+    docs.assertionOptions,
+    rateLimit("options"),
+    jsonBody(),
+    validJson(getOptionsRequest),
+    async (c) => {
+      const body = c.req.valid("json");
+      const options = await startAuthentication(
+        {
+          username: accountName(body.username),
+          userVerification: body.userVerification,
+          extensions: body.extensions as AuthenticationExtensionsClientInputs | undefined,
+          profile,
+        },
+        c.get("ports"),
+      );
+      return serverResponse(c, options);
+    },
+  )
+  .post(
+    "/assertion/result",
+    docs.assertionResult,
+    rateLimit("verify"),
+    jsonBody(),
+    validJson(assertionResultRequest),
+    async (c) => {
+      const response = asResponseJSON(c.req.valid("json"));
+      await auditedAttempt("authentication_attempt", c.get("ports"), (ports) =>
+        finishAuthentication(response, ports, { profile }),
+      );
+      return serverResponse(c, {});
+    },
+  );

@@ -5,7 +5,6 @@ import { apiDocs } from "../http/api-docs";
 import type { SessionEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
 import { validJson, validParams, validQuery } from "../http/validate";
-import { jsonBody } from "../middleware/json-body";
 import { MAX_PASSKEY_NAME_LENGTH } from "../metadata/authenticator-names";
 
 /** Our passkey ids are 16 random bytes in base64url; anything else is not an id at all. */
@@ -40,7 +39,7 @@ export const credentialRoutes = new Hono<SessionEnv>()
     const account = c.get("account");
     return ok(c, { credentials: await listPasskeys(account, c.get("ports")) });
   })
-  .patch("/:id", apiDocs.credentials.rename, validParams(passkeyIdParam), jsonBody(), validJson(renameRequest), async (c) => {
+  .patch("/:id", apiDocs.credentials.rename, validParams(passkeyIdParam), validJson(renameRequest), async (c) => {
     const account = c.get("account");
     const { id } = c.req.valid("param");
     return ok(c, await renamePasskey(account, id, c.req.valid("json").name, c.get("ports")));

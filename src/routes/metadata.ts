@@ -1,4 +1,3 @@
-import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
 import { apiDocs } from "../http/api-docs";
@@ -10,7 +9,6 @@ import {
   loadMetadataBlob,
   loadMetadataStatements,
   MDS_SOURCE,
-  type MetadataPorts,
   removeMetadataSource,
   STATEMENTS_SOURCE,
 } from "../metadata/metadata-sources";
@@ -41,8 +39,6 @@ const sourceParam = z.strictObject({ source: sourceName });
 /** The production FIDO MDS BLOB is several MB: these loads, behind the admin key, may send more. */
 const metadataBody = jsonBody({ maxBytes: MAX_METADATA_BODY_BYTES });
 
-const metadataPorts = (c: Context<AppEnv>): MetadataPorts => c.get("ports");
-
 /**
  * FIDO metadata, loaded by an operator (ATTESTATION_TRUST = "mds"; see docs/conformance.md
  * "Attestation trust"): MDS3 BLOBs by source name, and loose statements for testing. Behind the
@@ -50,13 +46,14 @@ const metadataPorts = (c: Context<AppEnv>): MetadataPorts => c.get("ports");
  * (metadataBody), since the production FIDO MDS BLOB is several MB.
  */
 export const metadataRoutes = new Hono<AppEnv>()
-  .get("/", apiDocs.metadata.list, async (c) => ok(c, await listMetadataSources(metadataPorts(c))))
+  .get("/", apiDocs.metadata.list, async (c) => ok(c, await listMetadataSources(c.get("ports"))))
   .put("/", apiDocs.metadata.loadBlob, metadataBody, validJson(loadRequest), async (c) =>
-    ok(c, await loadMetadataBlob(c.req.valid("json"), metadataPorts(c)), 201),
+    ok(c, await loadMetadataBlob(c.req.valid("json"), c.get("ports")), 201),
   )
   .put("/statements", apiDocs.metadata.loadStatements, metadataBody, validJson(statementsRequest), async (c) =>
-    ok(c, await loadMetadataStatements(c.req.valid("json").statements, metadataPorts(c)), 201),
+    ok(c, await loadMetadataStatements(c.req.valid("json").statements, c.get("ports")), 201),
   )
-  .delete("/:source", apiDocs.metadata.remove, validParams(sourceParam), async (c) =>
-    ok(c, await removeMetadataSource(c.req.valid("param").source, metadataPorts(c))),
+  // No body to read, but one sent is held to the rules of every body (JSON, the default cap).
+  .delete("/:source", apiDocs.metadata.remove, jsonBody(), validParams(sourceParam), async (c) =>
+    ok(c, await removeMetadataSource(c.req.valid("param").source, c.get("ports"))),
   );

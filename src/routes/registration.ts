@@ -41,30 +41,44 @@ const challengeRequest = z.strictObject({
 const verifyRequest = z.strictObject({ credential: registrationResponse });
 
 export const registrationRoutes = new Hono<AppEnv>()
-  .post("/challenge", apiDocs.registration.challenge, rateLimit("options", { alongside: true }), jsonBody(), validJson(challengeRequest), async (c) => {
-    const body = c.req.valid("json");
-    const account = await optionalAccount(c);
-    const ports = c.get("ports");
-    // Adding a passkey to one's own account is a change of the account: step-up first.
-    if (account && account.user.username === normalizeUsername(body.username)) {
-      requireRecentVerification(account.session, ports.config, ports.now());
-    }
-    const { authenticatorSelection, ...rest } = body;
-    const options = await startRegistration(
-      {
-        ...rest,
-        userVerification: body.userVerification ?? authenticatorSelection?.userVerification,
-        authenticatorSelection,
-        account,
-      },
-      ports,
-    );
-    return ok(c, options);
-  })
-  .post("/verify", apiDocs.registration.verify, rateLimit("verify", { alongside: true }), jsonBody(), validJson(verifyRequest), async (c) => {
-    const { credential } = c.req.valid("json");
-    const registered = await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
-      finishRegistration(credential, ports),
-    );
-    return ok(c, registered, 201);
-  });
+  .post(
+    "/challenge",
+    apiDocs.registration.challenge,
+    rateLimit("options", { alongside: true }),
+    jsonBody(),
+    validJson(challengeRequest),
+    async (c) => {
+      const body = c.req.valid("json");
+      const account = await optionalAccount(c);
+      const ports = c.get("ports");
+      // Adding a passkey to one's own account is a change of the account: step-up first.
+      if (account && account.user.username === normalizeUsername(body.username)) {
+        requireRecentVerification(account.session, ports.config, ports.now());
+      }
+      const { authenticatorSelection, ...rest } = body;
+      const options = await startRegistration(
+        {
+          ...rest,
+          userVerification: body.userVerification ?? authenticatorSelection?.userVerification,
+          authenticatorSelection,
+          account,
+        },
+        ports,
+      );
+      return ok(c, options);
+    },
+  )
+  .post(
+    "/verify",
+    apiDocs.registration.verify,
+    rateLimit("verify", { alongside: true }),
+    jsonBody(),
+    validJson(verifyRequest),
+    async (c) => {
+      const { credential } = c.req.valid("json");
+      const registered = await auditedAttempt("registration_attempt", c.get("ports"), (ports) =>
+        finishRegistration(credential, ports),
+      );
+      return ok(c, registered, 201);
+    },
+  );
