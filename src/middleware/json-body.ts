@@ -82,16 +82,15 @@ async function readAtMost(body: ReadableStream<Uint8Array>, maxBytes: number): P
 }
 
 /**
- * Bodies are JSON and bounded, declared at the routes (or the route groups) that take one,
- * after their rate limit. A request that carries a body, whatever its method, must say it is
- * JSON (415 otherwise, before a byte is read), and is read once, up to `maxBytes` (413 beyond it; Hono's
- * `bodyLimit` refuses an honest oversize Content-Length before a byte is read, and the read
- * here counts the bytes actually received, since a Content-Length can understate the body),
- * and refused (400) when it nests deeper than MAX_JSON_DEPTH, so no validator ever walks such
- * a body. Declared at each route that reads a body, before its validator. The text goes into
- * Hono's body cache, where `c.req.json()` (and so every validJson validator) takes it from: no
- * second read and no copy of the request. The raw stream is spent afterwards; read bodies
- * through `c.req`, never `c.req.raw`.
+ * Bodies are JSON and bounded, declared at the routes (or route groups) that take one, after
+ * their rate limit and before their validator. A request that carries a body, whatever its
+ * method, must say it is JSON (415 otherwise, before a byte is read). It is read once, up to
+ * `maxBytes` (413 beyond it): Hono's `bodyLimit` refuses an oversize Content-Length before a
+ * byte is read, and the read here counts the bytes actually received, since a Content-Length
+ * can understate the body. One nested deeper than MAX_JSON_DEPTH is refused (400), so no
+ * validator ever walks it. The text goes into Hono's body cache, where `c.req.json()` (and so
+ * every validJson validator) takes it from. The raw stream is spent afterwards: read bodies
+ * through `c.req`, never `c.req.raw`, and declare this once per route.
  */
 export const jsonBody = ({ maxBytes = MAX_BODY_BYTES }: { maxBytes?: number } = {}) => {
   const declaredLimit = bodyLimit({
@@ -100,7 +99,7 @@ export const jsonBody = ({ maxBytes = MAX_BODY_BYTES }: { maxBytes?: number } = 
       throw tooLarge(maxBytes);
     },
   });
-  return createMiddleware<AppEnv>((c, next) => {
+  return createMiddleware<AppEnv>(async (c, next) => {
     const raw = c.req.raw;
     const declared = raw.headers.get("content-length");
     // A DELETE (say) with no body, or an explicitly empty one, is not held to the JSON rule.
