@@ -49,7 +49,7 @@ export const rateLimit = (group: RouteGroup, { alongside }: RateLimitOptions = {
   createMiddleware<AppEnv>(async (c, next) => {
     const asksItself = alongside === true || (alongside?.includes(c.req.method) ?? false);
     if (!asksItself) {
-      await verdictOf(c, group)();
+      await askLimiter(c, group);
       c.set("admission", alreadyAdmitted);
       return next();
     }
@@ -58,7 +58,7 @@ export const rateLimit = (group: RouteGroup, { alongside }: RateLimitOptions = {
     let verdict: Promise<void> | undefined;
     const admission = () => {
       if (!verdict) {
-        verdict = verdictOf(c, group)();
+        verdict = askLimiter(c, group);
         // Observed here so a refusal nobody awaited yet is not reported as unhandled.
         verdict.catch(() => undefined);
       }
@@ -77,10 +77,10 @@ export const rateLimit = (group: RouteGroup, { alongside }: RateLimitOptions = {
  * Counts a request no route answers (a 404) in the "api" group, as the route it might have
  * been would: a client probing for paths spends its budget too.
  */
-export const limitUnknownPath = (c: Context<AppEnv>): Promise<void> => verdictOf(c, "api")();
+export const limitUnknownPath = (c: Context<AppEnv>): Promise<void> => askLimiter(c, "api");
 
-/** Asks the limiter about this request once called; throws the refusal or the limiter's fault. */
-function verdictOf(c: Context<AppEnv>, group: RouteGroup): () => Promise<void> {
+/** Asks the limiter about this request in `group`; throws the refusal or the limiter's fault. */
+async function askLimiter(c: Context<AppEnv>, group: RouteGroup): Promise<void> {
   const config = c.get("config");
   const limit = limitOf(group, config.rateLimit);
   const windowSeconds = config.rateLimit.windowSeconds;
@@ -97,42 +97,38 @@ function verdictOf(c: Context<AppEnv>, group: RouteGroup): () => Promise<void> {
   }
   const buckets: RateLimitBucket[] = policies.map(({ bucket, limit }) => ({ name: bucket, limit }));
 
-  const decide = async (): Promise<void> => {
-    let verdict: RateLimitVerdict;
-    try {
-      const namespace: RateLimiterNamespace = c.env.RATE_LIMITER;
-      verdict = await namespace.get(namespace.idFromName(network ?? client)).hit(buckets, windowSeconds);
-    } catch (error) {
-      const failOpen = config.rateLimit.onError === "open";
-      c.get("logger").log("error", {
-        type: "rate_limiter_fault",
-        requestId: c.get("requestId"),
-        failMode: config.rateLimit.onError,
-        error: errorChain(error),
-      });
-      events.record({
-        event: "rate_limiter_fault",
-        outcome: "failure",
-        reason: failOpen ? "fail_open" : "fail_closed",
-      });
-      if (failOpen) return;
-      c.header("Retry-After", String(FAULT_RETRY_AFTER_SECONDS));
-      throw new AppError("SERVICE_UNAVAILABLE", "Request limits cannot be checked right now; retry shortly");
-    }
+  let verdict: RateLimitVerdict;
+  try {
+    const namespace: RateLimiterNamespace = c.env.RATE_LIMITER;
+    verdict = await namespace.get(namespace.idFromName(network ?? client)).hit(buckets, windowSeconds);
+  } catch (error) {
+    const failOpen = config.rateLimit.onError === "open";
+    c.get("logger").log("error", {
+      type: "rate_limiter_fault",
+      requestId: c.get("requestId"),
+      failMode: config.rateLimit.onError,
+      error: errorChain(error),
+    });
+    events.record({
+      event: "rate_limiter_fault",
+      outcome: "failure",
+      reason: failOpen ? "fail_open" : "fail_closed",
+    });
+    if (failOpen) return;
+    c.header("Retry-After", String(FAULT_RETRY_AFTER_SECONDS));
+    throw new AppError("SERVICE_UNAVAILABLE", "Request limits cannot be checked right now; retry shortly");
+  }
 
-    const policy = policies[verdict.bucket]?.name ?? group;
-    c.header("RateLimit-Policy", policies.map((p) => `"${p.name}";q=${p.limit};w=${windowSeconds}`).join(", "));
-    c.header("RateLimit", `"${policy}";r=${verdict.remaining};t=${verdict.resetSeconds}`);
-    if (!verdict.allowed) {
-      events.record({ event: "rate_limited", outcome: "failure", reason: policy, client });
-      c.header("Retry-After", String(verdict.resetSeconds));
-      throw new AppError("RATE_LIMIT_EXCEEDED", "Too many requests; retry later", {
-        retryAfterSeconds: verdict.resetSeconds,
-        limit: verdict.limit,
-        windowSeconds,
-      });
-    }
-  };
-
-  return decide;
+  const policy = policies[verdict.bucket]?.name ?? group;
+  c.header("RateLimit-Policy", policies.map((p) => `"${p.name}";q=${p.limit};w=${windowSeconds}`).join(", "));
+  c.header("RateLimit", `"${policy}";r=${verdict.remaining};t=${verdict.resetSeconds}`);
+  if (!verdict.allowed) {
+    events.record({ event: "rate_limited", outcome: "failure", reason: policy, client });
+    c.header("Retry-After", String(verdict.resetSeconds));
+    throw new AppError("RATE_LIMIT_EXCEEDED", "Too many requests; retry later", {
+      retryAfterSeconds: verdict.resetSeconds,
+      limit: verdict.limit,
+      windowSeconds,
+    });
+  }
 }
