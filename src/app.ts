@@ -7,15 +7,15 @@ import { signedIn } from "./http/bearer-session";
 import { handleError } from "./http/error-handler";
 import { adminAuth } from "./middleware/admin-auth";
 import { allowedMethods } from "./middleware/allowed-methods";
-import { ceremonyPorts } from "./middleware/ceremony-ports";
 import { configuration } from "./middleware/configuration";
 import { corsPolicy } from "./middleware/cors";
 import { deferredWork } from "./middleware/deferred-work";
 import { jsonBody } from "./middleware/json-body";
-import { rateLimit } from "./middleware/rate-limit";
+import { limitUnknownPath, rateLimit } from "./middleware/rate-limit";
 import { requestLog } from "./middleware/request-log";
 import { requestMetrics } from "./middleware/request-metrics";
 import { securityHeaders } from "./middleware/security-headers";
+import { services } from "./middleware/services";
 import { storageRoundTrips } from "./middleware/storage-round-trips";
 import { accountRoutes } from "./routes/account";
 import { adminCredentialRoutes, adminUserRoutes } from "./routes/admin";
@@ -52,42 +52,49 @@ app.use("/attestation/*", conformanceSurface);
 app.use("/assertion/*", conformanceSurface);
 // A known path with a wrong method: 405 with Allow, before a body or session check answers 415/401.
 app.use(allowedMethods(() => app.routes));
-// After CORS so browsers can read a 429; before any body is read or ceremony work is done.
-app.use(rateLimit);
-// The admin key before any body is read: a metadata load may send megabytes (src/middleware/json-body.ts).
-app.use("/api/v1/admin/*", adminAuth);
-app.use(jsonBody);
+// The storage, keys and log every route uses (src/services.ts); nothing here does I/O.
+app.use(services);
 
+// Rate limits (src/middleware/rate-limit.ts) and bodies (src/middleware/json-body.ts) are
+// declared where they belong: at the ceremonies' routes, or where a group of routes is mounted.
+// No limit on the health check and /.well-known. A limit comes after CORS (a browser must read
+// a 429) and before any body is read, any session or admin key is checked, or any work is done.
 // One chain, so its type is the API's route table: `AppType`, which the typed client in demo/src/api.ts uses.
 const routes = app
   .route("/api/v1/health", healthRoutes)
   // The OpenAPI document of every route below (built from the app itself) and its reference page.
   .route("/api/v1", apiReferenceRoutes(app))
-  .use("/api/v1/registration/*", ceremonyPorts)
   .route("/api/v1/registration", registrationRoutes)
-  .use("/api/v1/authentication/*", ceremonyPorts)
   .route("/api/v1/authentication", authenticationRoutes)
   .route("/.well-known", wellKnownRoutes)
-  // The admin API (docs/api-management.md): one gate (adminAuth, above) for everything under
-  // /api/v1/admin, so a route added there later is an operator's route by default.
-  .use("/api/v1/admin/*", ceremonyPorts)
+  // The admin API (docs/api-management.md): one gate for everything under /api/v1/admin, so a
+  // route added there later is an operator's route by default. The key is checked before any
+  // body is read: a metadata load may send megabytes (src/routes/metadata.ts).
+  .use("/api/v1/admin/*", rateLimit("api"), adminAuth)
   .route("/api/v1/admin/metadata", metadataRoutes)
+  .use("/api/v1/admin/users/*", jsonBody())
   .route("/api/v1/admin/users", adminUserRoutes)
+  .use("/api/v1/admin/credentials/*", jsonBody())
   .route("/api/v1/admin/credentials", adminCredentialRoutes)
   .route("/api/v1/admin/metrics", metricsRoutes)
-  // Self-service with the session token (docs/api-management.md).
-  .use("/api/v1/credentials/*", ceremonyPorts, signedIn)
+  // Self-service with the session token (docs/api-management.md). The reads ask for the
+  // limiter's verdict alongside the session's storage read; they write nothing. A body is
+  // looked at (415, 413) before the session.
+  .use("/api/v1/credentials/*", rateLimit("api", { alongside: ["GET"] }), jsonBody(), signedIn)
   .route("/api/v1/credentials", credentialRoutes)
-  .use("/api/v1/me/*", ceremonyPorts, signedIn)
+  .use("/api/v1/me/*", rateLimit("api", { alongside: ["GET"] }), jsonBody(), signedIn)
   .route("/api/v1/me", accountRoutes)
-  .use("/api/v1/session", ceremonyPorts, signedIn)
+  .use("/api/v1/session", rateLimit("api"), jsonBody(), signedIn)
   .route("/api/v1/session", sessionRoutes)
-  .use("/attestation/*", ceremonyPorts)
-  .use("/assertion/*", ceremonyPorts)
   .route("/", conformanceRoutes);
 
 /** The API for Hono's typed client, `hc<AppType>` (docs/api.md). */
 export type AppType = typeof routes;
 
-app.notFound((c) => handleError(noRoute(c.req.method, c.req.path), c));
+app.notFound(async (c) => {
+  // A path no route answers counts in the API's budget, like the route it might have been
+  // (under /.well-known, never limited, it does not).
+  if (!c.req.path.startsWith("/.well-known/")) await limitUnknownPath(c);
+  return handleError(noRoute(c.req.method, c.req.path), c);
+});
 app.onError(handleError);

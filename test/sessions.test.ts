@@ -1,7 +1,8 @@
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { calculateJwkThumbprint, decodeJwt, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { runRevokedSessionCleanup } from "../src/jobs/revoked-session-cleanup";
+import { runScheduledJob } from "../src/jobs/scheduled";
 import { SessionTokens } from "../src/sessions/session-tokens";
 import { api, bearer, registrationOptions, type SignedUp, signIn, signUp } from "./support/api";
 import { dumpDatabase } from "./support/database-dump";
@@ -95,7 +96,7 @@ describe("sign-out: DELETE /api/v1/session (issue 11, item 5)", () => {
     await env.DB.prepare("INSERT INTO revoked_sessions (jti, expires_at) VALUES (?, ?), (?, ?)")
       .bind(past, Date.now() - 1000, future, Date.now() + 600_000)
       .run();
-    await runRevokedSessionCleanup(env);
+    await runScheduledJob("revokedSessionCleanup", env, createExecutionContext());
     const left = (await revokedRows()).map((row) => row.jti);
     expect(left).not.toContain(past);
     expect(left).toContain(future);

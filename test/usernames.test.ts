@@ -1,7 +1,8 @@
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { normalizeUsername, usernameSkeleton } from "../src/ceremonies/username";
-import { runUsernameSkeletonBackfill } from "../src/jobs/username-skeleton-backfill";
+import { runScheduledJob } from "../src/jobs/scheduled";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { bindingClient } from "./conformance/binding-client";
 import { api, ORIGIN, registrationOptions, signUp, uniqueUsername } from "./support/api";
@@ -147,7 +148,7 @@ describe("accounts from before skeletons (backfill by the cron trigger)", () => 
     const real = await insertLegacy(name);
     const twin = await insertLegacy(name.replace("o", "\u03BF"));
     const wide = await insertLegacy(fullwidth(uniqueUsername("legacy-wide")));
-    await runUsernameSkeletonBackfill(env);
+    await runScheduledJob("usernameSkeletonBackfill", env, createExecutionContext());
 
     expect(await rowOf(real)).toEqual({ username: name, username_skeleton: usernameSkeleton(name) });
     // The twin keeps its name and can still sign in; its skeleton marks it as a known look-alike.
@@ -165,7 +166,7 @@ describe("accounts from before skeletons (backfill by the cron trigger)", () => 
     const name = uniqueUsername("legacy-plain");
     const older = await insertLegacy(fullwidth(name));
     const newer = await insertLegacy(name);
-    await runUsernameSkeletonBackfill(env);
+    await runScheduledJob("usernameSkeletonBackfill", env, createExecutionContext());
     expect(await rowOf(older)).toEqual({ username: fullwidth(name), username_skeleton: `!look-alike:${older}` });
     expect(await rowOf(newer)).toEqual({ username: name, username_skeleton: usernameSkeleton(name) });
   });

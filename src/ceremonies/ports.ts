@@ -20,7 +20,7 @@ export type CeremonyPorts = {
   credentialIds: CredentialIdProtection;
   sessions: SessionTokens;
   events: SecurityEvents;
-  /** Work the answer must not fail with (src/middleware/ceremony-ports.ts). */
+  /** Work the answer must not fail with (src/services.ts). */
   background: Background;
   now: () => Date;
   /**

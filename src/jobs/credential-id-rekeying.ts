@@ -1,9 +1,5 @@
-import { parseConfig } from "../config/config";
 import type { CredentialIdProtection } from "../crypto/credential-id-protection";
-import { loadServerKeys } from "../crypto/server-keys";
-import { CredentialRepository } from "../db/credential-repository";
-import { openDatabase } from "../db/database";
-import { jsonLogger } from "../observability/logger";
+import type { CredentialRepository } from "../db/credential-repository";
 
 export type RekeyReport = {
   /** Rows now sealed under the current key and indexed under the current index key. */
@@ -55,29 +51,4 @@ export async function rekeyCredentialIds(
   }
   report.remaining = await repository.countNotSealedUnder(protection.currentKeyId);
   return report;
-}
-
-/**
- * The cron trigger's work: while a key rotation is configured (more than one key of either
- * kind), re-key a bounded batch and log how many rows are left. Outside a rotation it does
- * not touch the database at all.
- */
-export async function runCredentialIdRekeying(env: Env): Promise<void> {
-  const config = parseConfig(env as unknown as Record<string, unknown>);
-  const logger = jsonLogger(config.logLevel, { type: "credential_id_rekey" });
-  const { credentialIds } = await loadServerKeys(config);
-  const keys = credentialIds.keyCounts;
-  if (keys.sealing === 1 && keys.index === 1) return;
-  if (keys.sealing === 1) {
-    // Rows indexed under the previous key cannot be found by the sweep without a new
-    // encryption key to tell them apart; sign-ins still re-index their own rows.
-    logger.log("warn", { outcome: "skipped", reason: "index_key_rotation_without_new_encryption_key" });
-    return;
-  }
-  const report = await rekeyCredentialIds(new CredentialRepository(openDatabase(env.DB)), credentialIds);
-  logger.log(report.unreadable > 0 ? "warn" : "info", {
-    outcome: report.remaining === 0 ? "complete" : "in_progress",
-    currentKeyId: credentialIds.currentKeyId,
-    ...report,
-  });
 }

@@ -1,9 +1,7 @@
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { normalizeUsername, usernameSkeleton } from "../ceremonies/username";
-import { parseConfig } from "../config/config";
-import { type Database, openDatabase } from "../db/database";
+import type { Database } from "../db/database";
 import { users } from "../db/schema";
-import { jsonLogger } from "../observability/logger";
 
 /** What the skeleton column holds for an older account that looks like one made before it. */
 export const lookAlikeMarker = (userId: string) => `!look-alike:${userId}`;
@@ -91,15 +89,4 @@ export async function backfillUsernameSkeletons(db: Database, { maxPages = 20 } 
     }
   }
   return report;
-}
-
-/** The cron trigger's work: idle (one read) once every account has its skeleton. */
-export async function runUsernameSkeletonBackfill(env: Env): Promise<void> {
-  const config = parseConfig(env as unknown as Record<string, unknown>);
-  const report = await backfillUsernameSkeletons(openDatabase(env.DB));
-  if (report.filled === 0 && report.lookAlikes.length === 0) return;
-  jsonLogger(config.logLevel, { type: "username_skeleton_backfill" }).log(
-    report.lookAlikes.length > 0 ? "warn" : "info",
-    report,
-  );
 }

@@ -12,12 +12,18 @@ import { jsonLogger } from "../observability/logger";
 // way, the health check included.
 const parsed = new WeakMap<object, Config>();
 
-export const configuration = createMiddleware<AppEnv>(async (c, next) => {
-  let config = parsed.get(c.env);
+/** The configuration of `env`, parsed once (for requests and the cron jobs alike). */
+export function configOf(env: Env): Config {
+  let config = parsed.get(env);
   if (!config) {
-    config = parseConfig(c.env as unknown as Record<string, unknown>);
-    parsed.set(c.env, config);
+    config = parseConfig(env as unknown as Record<string, unknown>);
+    parsed.set(env, config);
   }
+  return config;
+}
+
+export const configuration = createMiddleware<AppEnv>(async (c, next) => {
+  const config = configOf(c.env);
   c.set("config", config);
   c.set("logger", jsonLogger(config.logLevel, { requestId: c.get("requestId") }));
   c.set("keys", await loadServerKeys(config));

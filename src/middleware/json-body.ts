@@ -1,3 +1,4 @@
+import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/app-env";
@@ -7,22 +8,10 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * Loading FIDO metadata (PUT /api/v1/admin/metadata and …/statements, behind the admin key)
- * takes more: the production FIDO MDS BLOB is several MB.
+ * takes more: the production FIDO MDS BLOB is several MB. Declared at those routes
+ * (src/routes/metadata.ts), and only there is more read.
  */
 export const MAX_METADATA_BODY_BYTES = 32 * 1024 * 1024;
-
-/**
- * The routes that take a body larger than MAX_BODY_BYTES, by "METHOD /exact/path", and their
- * own cap. A route that needs more is listed here, and only there is more read.
- */
-export const routeBodyLimits: Readonly<Record<string, number>> = {
-  "PUT /api/v1/admin/metadata": MAX_METADATA_BODY_BYTES,
-  "PUT /api/v1/admin/metadata/statements": MAX_METADATA_BODY_BYTES,
-};
-
-/** What a request on this method and path may send, in bytes. */
-export const bodyLimitFor = (method: string, path: string): number =>
-  routeBodyLimits[`${method} ${path}`] ?? MAX_BODY_BYTES;
 
 /**
  * Deepest nesting of arrays and objects a body may have. Our deepest legitimate bodies (a
@@ -93,34 +82,45 @@ async function readAtMost(body: ReadableStream<Uint8Array>, maxBytes: number): P
 }
 
 /**
- * Bodies are JSON and bounded. A request that carries a body, whatever its method, must say
- * it is JSON (415 otherwise, before a byte is read), and is read here once, up to its route's
- * cap (413 beyond it), and refused (400) when it nests deeper than MAX_JSON_DEPTH, whatever
- * the route, so no validator ever walks such a body. The text goes into Hono's body cache, where `c.req.json()` (and so every
- * validJson validator) takes it from: no second read and no copy of the request. The raw
- * stream is spent afterwards; read bodies through `c.req`, never `c.req.raw`.
+ * Bodies are JSON and bounded, declared at the routes (or route groups) that take one, after
+ * their rate limit and before their validator. A request that carries a body, whatever its
+ * method, must say it is JSON (415 otherwise, before a byte is read). It is read once, up to
+ * `maxBytes` (413 beyond it): Hono's `bodyLimit` refuses an oversize Content-Length before a
+ * byte is read, and the read here counts the bytes actually received, since a Content-Length
+ * can understate the body. One nested deeper than MAX_JSON_DEPTH is refused (400), so no
+ * validator ever walks it. The text goes into Hono's body cache, where `c.req.json()` (and so
+ * every validJson validator) takes it from. The raw stream is spent afterwards: read bodies
+ * through `c.req`, never `c.req.raw`, and declare this once per route.
  */
-export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
-  const raw = c.req.raw;
-  const declared = raw.headers.get("content-length");
-  // A DELETE (say) with no body, or an explicitly empty one, is not held to the JSON rule.
-  const carriesBody = bodyMethods.has(raw.method) || (raw.body !== null && declared !== "0");
-  if (!carriesBody) return next();
-  if (!jsonType.test(raw.headers.get("content-type") ?? "")) {
-    throw new AppError("UNSUPPORTED_MEDIA_TYPE");
-  }
-  if (!raw.body) return next();
-  const maxBytes = bodyLimitFor(raw.method, c.req.path);
-  // An honest oversize Content-Length is refused before a byte is read.
-  if (declared !== null && !(Number(declared) <= maxBytes)) throw tooLarge(maxBytes);
-  const text = utf8.decode(await readAtMost(raw.body, maxBytes));
-  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
-    throw new AppError(
-      "INVALID_REQUEST",
-      `Request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
-    );
-  }
-  // Hono keeps body promises in this cache (its type says string, the runtime holds promises).
-  c.req.bodyCache.text = Promise.resolve(text) as unknown as string;
-  return next();
-});
+export const jsonBody = ({ maxBytes = MAX_BODY_BYTES }: { maxBytes?: number } = {}) => {
+  const declaredLimit = bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw tooLarge(maxBytes);
+    },
+  });
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const raw = c.req.raw;
+    const declared = raw.headers.get("content-length");
+    // A DELETE (say) with no body, or an explicitly empty one, is not held to the JSON rule.
+    const carriesBody = bodyMethods.has(raw.method) || (raw.body !== null && declared !== "0");
+    if (!carriesBody) return next();
+    if (!jsonType.test(raw.headers.get("content-type") ?? "")) {
+      throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
+    }
+    return declaredLimit(c, async () => {
+      const body = c.req.raw.body;
+      if (!body) return next();
+      const text = utf8.decode(await readAtMost(body, maxBytes));
+      if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+        throw new AppError(
+          "INVALID_REQUEST",
+          `Request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
+        );
+      }
+      // Hono keeps body promises in this cache (its type says string, the runtime holds promises).
+      c.req.bodyCache.text = Promise.resolve(text) as unknown as string;
+      await next();
+    });
+  });
+};

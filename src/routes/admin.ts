@@ -26,7 +26,8 @@ const listQuery = z.strictObject({
 const activation = z.strictObject({ active: z.boolean() });
 
 /**
- * Operator endpoints, mounted behind ADMIN_API_KEY (src/middleware/admin-auth.ts):
+ * Operator endpoints, mounted behind ADMIN_API_KEY (src/middleware/admin-auth.ts) and the
+ * default body cap (src/app.ts):
  * docs/api-management.md "Admin API".
  */
 export const adminUserRoutes = new Hono<AppEnv>()

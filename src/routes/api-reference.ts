@@ -3,6 +3,7 @@ import { AppError } from "../errors";
 import { apiDocs } from "../http/api-docs";
 import type { AppEnv } from "../http/app-env";
 import { openApiDocument } from "../http/openapi";
+import { rateLimit } from "../middleware/rate-limit";
 
 /** Where scripts/build-demo.mjs puts Scalar's standalone bundle (several MB: a static asset, not in the Worker). */
 export const API_REFERENCE_SCRIPT = "/api-reference/scalar.js";
@@ -61,11 +62,11 @@ export const apiReferencePolicy = [
 export function apiReferenceRoutes(app: Hono<AppEnv>) {
   const document = openApiDocument(app);
   return new Hono<AppEnv>()
-    .get("/openapi.json", apiDocs.openApiDocument, async (c) => {
+    .get("/openapi.json", apiDocs.openApiDocument, rateLimit("api"), async (c) => {
       c.header("Cache-Control", "public, max-age=300");
       return c.json(await document());
     })
-    .get("/docs", apiDocs.apiReference, (c) => {
+    .get("/docs", apiDocs.apiReference, rateLimit("api"), (c) => {
       if (!c.get("config").apiDocs) throw new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
       // The security headers middleware keeps a policy a route set for its page.
       c.header("Content-Security-Policy", apiReferencePolicy);

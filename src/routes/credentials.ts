@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { listPasskeys, removePasskey, renamePasskey } from "../accounts/self-service";
 import { apiDocs } from "../http/api-docs";
-import type { AppEnv } from "../http/app-env";
+import type { SessionEnv } from "../http/app-env";
 import { ok } from "../http/envelope";
 import { validJson, validParams, validQuery } from "../http/validate";
 import { MAX_PASSKEY_NAME_LENGTH } from "../metadata/authenticator-names";
@@ -34,7 +34,7 @@ const removeQuery = z.strictObject({ force: z.enum(["true", "false"]).optional()
  * The caller's own passkeys (Authorization: Bearer <session token>), mounted behind `signedIn`:
  * docs/api-management.md.
  */
-export const credentialRoutes = new Hono<AppEnv>()
+export const credentialRoutes = new Hono<SessionEnv>()
   .get("/", apiDocs.credentials.list, async (c) => {
     const account = c.get("account");
     return ok(c, { credentials: await listPasskeys(account, c.get("ports")) });

@@ -1,4 +1,3 @@
-import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
 import { apiDocs } from "../http/api-docs";
@@ -10,11 +9,10 @@ import {
   loadMetadataBlob,
   loadMetadataStatements,
   MDS_SOURCE,
-  type MetadataPorts,
   removeMetadataSource,
   STATEMENTS_SOURCE,
 } from "../metadata/metadata-sources";
-import { MAX_METADATA_BODY_BYTES } from "../middleware/json-body";
+import { jsonBody, MAX_METADATA_BODY_BYTES } from "../middleware/json-body";
 
 const sourceName = z
   .string()
@@ -38,26 +36,24 @@ const statementsRequest = z.strictObject({
 
 const sourceParam = z.strictObject({ source: sourceName });
 
-/** The ports the metadata actions use, from the request's ceremony ports (src/middleware/ceremony-ports.ts). */
-function metadataPorts(c: Context<AppEnv>): MetadataPorts {
-  const { config, metadata, events, now } = c.get("ports");
-  return { config, metadata, events, logger: c.get("logger"), now };
-}
+/** The production FIDO MDS BLOB is several MB: these loads, behind the admin key, may send more. */
+const metadataBody = jsonBody({ maxBytes: MAX_METADATA_BODY_BYTES });
 
 /**
  * FIDO metadata, loaded by an operator (ATTESTATION_TRUST = "mds"; see docs/conformance.md
  * "Attestation trust"): MDS3 BLOBs by source name, and loose statements for testing. Behind the
  * admin key (src/middleware/admin-auth.ts); the only routes with the larger body limit
- * (src/middleware/json-body.ts), since the production FIDO MDS BLOB is several MB.
+ * (metadataBody), since the production FIDO MDS BLOB is several MB.
  */
 export const metadataRoutes = new Hono<AppEnv>()
-  .get("/", apiDocs.metadata.list, async (c) => ok(c, await listMetadataSources(metadataPorts(c))))
-  .put("/", apiDocs.metadata.loadBlob, validJson(loadRequest), async (c) =>
-    ok(c, await loadMetadataBlob(c.req.valid("json"), metadataPorts(c)), 201),
+  .get("/", apiDocs.metadata.list, async (c) => ok(c, await listMetadataSources(c.get("ports"))))
+  .put("/", apiDocs.metadata.loadBlob, metadataBody, validJson(loadRequest), async (c) =>
+    ok(c, await loadMetadataBlob(c.req.valid("json"), c.get("ports")), 201),
   )
-  .put("/statements", apiDocs.metadata.loadStatements, validJson(statementsRequest), async (c) =>
-    ok(c, await loadMetadataStatements(c.req.valid("json").statements, metadataPorts(c)), 201),
+  .put("/statements", apiDocs.metadata.loadStatements, metadataBody, validJson(statementsRequest), async (c) =>
+    ok(c, await loadMetadataStatements(c.req.valid("json").statements, c.get("ports")), 201),
   )
-  .delete("/:source", apiDocs.metadata.remove, validParams(sourceParam), async (c) =>
-    ok(c, await removeMetadataSource(c.req.valid("param").source, metadataPorts(c))),
+  // No body to read, but one sent is held to the rules of every body (JSON, the default cap).
+  .delete("/:source", apiDocs.metadata.remove, jsonBody(), validParams(sourceParam), async (c) =>
+    ok(c, await removeMetadataSource(c.req.valid("param").source, c.get("ports"))),
   );
