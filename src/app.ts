@@ -52,10 +52,7 @@ app.use("/attestation/*", conformanceSurface);
 app.use("/assertion/*", conformanceSurface);
 // A known path with a wrong method: 405 with Allow, before a body or session check answers 415/401.
 app.use(allowedMethods(() => app.routes));
-// Before the services: the health check probes the bindings itself, so a missing or broken
-// binding is its 503 answer, not a failure to wire the services.
-app.route("/api/v1/health", healthRoutes);
-// The storage, keys and log every route below uses (src/services.ts); nothing here does I/O.
+// The storage, keys and log every route uses (src/services.ts); nothing here does I/O.
 app.use(services);
 
 // Rate limits (src/middleware/rate-limit.ts) and bodies (src/middleware/json-body.ts) are
@@ -64,6 +61,7 @@ app.use(services);
 // a 429) and before any body is read, any session or admin key is checked, or any work is done.
 // One chain, so its type is the API's route table: `AppType`, which the typed client in demo/src/api.ts uses.
 const routes = app
+  .route("/api/v1/health", healthRoutes)
   // The OpenAPI document of every route below (built from the app itself) and its reference page.
   .route("/api/v1", apiReferenceRoutes(app))
   .route("/api/v1/registration", registrationRoutes)

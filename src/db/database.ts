@@ -9,6 +9,9 @@ export type Database = ReturnType<typeof connect>;
 const opened = new WeakMap<D1Database, Database>();
 
 export function openDatabase(d1: D1Database): Database {
+  // A missing binding (a broken deploy) cannot key the cache; the first query fails instead, and
+  // the health check reports it as a 503.
+  if (typeof d1 !== "object" || d1 === null) return connect(d1);
   let db = opened.get(d1);
   if (!db) {
     db = connect(d1);
