@@ -52,9 +52,10 @@ export default defineConfig({
       reporter: ["text", "json-summary"],
       reportsDirectory: "coverage",
       // The floor: never below 90 % lines / 80 % branches, and otherwise the figures measured
-      // last (December 2026: lines 97.7, branches 86.7, functions 97.7, statements 95.5),
-      // rounded down. It only ever rises: docs/development.md.
-      thresholds: { lines: 97, branches: 86, functions: 97, statements: 95 },
+      // last (3 December 2026, 1152 tests: lines 98.0, branches 87.3, functions 97.3,
+      // statements 95.6), rounded down with room for run-to-run noise. It only ever rises:
+      // docs/development.md.
+      thresholds: { lines: 97.5, branches: 87, functions: 97, statements: 95 },
     },
   },
 });
