@@ -197,6 +197,7 @@ describe("sessions end and account changes step up (issue 11)", () => {
       }
     });
     await page.page.click("#delete-account");
+    await page.choose("Delete account");
     expect((await signInRequest).postDataJSON()).toEqual({ username: first.username, userVerification: "required" });
     await page.noticeMatching(/account and its passkeys were deleted/);
     // Refused once with the first session's token, then done with the new session's.
