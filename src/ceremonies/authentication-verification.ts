@@ -61,8 +61,8 @@ export async function finishAuthentication(
   const { clientData, rawId, lookup } = await readAssertion(response, ports);
   const state = await redeemChallenge(clientData, ports, policy);
   const assertion: Assertion = { response, state, policy, ports, refuse: refusals(ports, state) };
-  const expectedOrigins = checkClientOrigin(assertion);
-  const found = await findCredential(assertion, rawId, lookup);
+  const expectedOrigins = checkClientOrigin(assertion, clientData);
+  const found = await findCredential(assertion, rawId, lookup, expectedOrigins);
   checkCredentialBinding(assertion, found);
   checkEmbedding(assertion, clientData, found);
   const info = await verifyAssertionSignature(assertion, found, expectedOrigins);
@@ -147,8 +147,8 @@ function refusals(ports: CeremonyPorts, state: AuthenticationState): Refuse {
 }
 
 /** §7.2, "verify C.origin", before the library compares it: a refusal that names the origin. */
-function checkClientOrigin({ response, ports, refuse }: Assertion): string[] {
-  const origins = checkOrigin(ports.config, response.response.clientDataJSON);
+function checkClientOrigin({ ports, refuse }: Assertion, clientData: ClientData): string[] {
+  const origins = checkOrigin(ports.config, clientData.origin);
   if (origins.refused !== null) {
     return refuse(
       "origin_not_allowed",
@@ -169,12 +169,17 @@ async function findCredential(
   { response, state, ports, refuse }: Assertion,
   rawId: Bytes,
   lookup: Promise<CredentialWithOwner | undefined>,
+  expectedOrigins: string[],
 ): Promise<CredentialWithOwner> {
   const found = await lookup;
   if (found) return found;
   await verifyAgainstDecoyKey(
     response,
-    { challenge: state.challenge, requireUserVerification: state.userVerification === "required" },
+    {
+      challenge: state.challenge,
+      requireUserVerification: state.userVerification === "required",
+      origins: expectedOrigins,
+    },
     ports.config,
   );
   if (await isDecoyCredentialId(rawId, ports.credentialIds)) return refuse("unknown_credential");

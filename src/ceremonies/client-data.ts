@@ -7,6 +7,8 @@ const clientDataShape = z.object({
   challenge: z.string().min(1).max(2048),
   crossOrigin: z.boolean().optional(),
   topOrigin: z.string().optional(),
+  // Read as it is: a missing or malformed origin is the verification's refusal (origin-policy.ts).
+  origin: z.unknown().optional(),
 });
 
 export type ClientData = z.infer<typeof clientDataShape>;

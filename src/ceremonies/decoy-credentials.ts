@@ -7,7 +7,6 @@ import type { Config } from "../config/config";
 import type { CredentialIdProtection } from "../crypto/credential-id-protection";
 import { type Bytes, fromBase64URL, toBase64URL } from "../crypto/encoding";
 import type { CredentialDescriptor } from "./credential-descriptors";
-import { checkOrigin } from "./origin-policy";
 
 /**
  * What real passkeys look like in allowCredentials, by the credential id lengths observed
@@ -106,15 +105,15 @@ const decoyPublicKey = fromBase64URL(
  */
 export async function verifyAgainstDecoyKey(
   response: AuthenticationResponseJSON,
-  expected: { challenge: string; requireUserVerification: boolean },
+  /** The origins a real credential is checked against, so both fail at the same step. */
+  expected: { challenge: string; requireUserVerification: boolean; origins: string[] },
   config: Config,
 ): Promise<void> {
   try {
     await verifyAuthenticationResponse({
       response,
       expectedChallenge: expected.challenge,
-      // The same origins a real credential is checked against, so both fail at the same step.
-      expectedOrigin: checkOrigin(config, response.response.clientDataJSON).expected,
+      expectedOrigin: expected.origins,
       expectedRPID: config.rpId,
       requireUserVerification: expected.requireUserVerification,
       credential: { id: response.rawId, publicKey: decoyPublicKey, counter: 0 },

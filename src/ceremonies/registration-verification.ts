@@ -68,7 +68,7 @@ export async function finishRegistration(
   const clientData = parseClientData(response.response.clientDataJSON);
   const state = await redeemChallenge(clientData, ports, policy);
   const registration: Registration = { response, state, policy, ports, refuse: refusals(ports, state) };
-  const expectedOrigins = checkClientOrigin(registration);
+  const expectedOrigins = checkClientOrigin(registration, clientData);
   checkStartingSession(registration);
   checkEmbedding(registration, clientData);
   const info = await verifyAttestation(registration, expectedOrigins);
@@ -139,8 +139,8 @@ function refusals(ports: CeremonyPorts, state: RegistrationState): Refuse {
 }
 
 /** §7.1, "verify C.origin", before the library compares it: a refusal that names the origin. */
-function checkClientOrigin({ response, ports, refuse }: Registration): string[] {
-  const origins = checkOrigin(ports.config, response.response.clientDataJSON);
+function checkClientOrigin({ ports, refuse }: Registration, clientData: ClientData): string[] {
+  const origins = checkOrigin(ports.config, clientData.origin);
   if (origins.refused !== null) {
     return refuse("origin_not_allowed", originNotAllowed("REGISTRATION_FAILED", origins.refused));
   }
