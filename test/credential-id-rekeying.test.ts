@@ -3,8 +3,8 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { signUp } from "./support/api";
-import { appWithEnv, newKey } from "./support/app-with-env";
 import { captureLogLines } from "./support/log-lines";
+import { newKey, testWorker } from "./support/test-worker";
 
 // The cron sweep's two quiet paths (test/credential-id-protection.test.ts covers the main one):
 // a row it cannot open must not stop the sweep, and an index-only rotation is reported, not run.
@@ -40,8 +40,10 @@ describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
       .run();
 
     const sealingKey = `k9:${newKey()}`;
-    const rotating = appWithEnv({
-      CREDENTIAL_ENCRYPTION_KEY: `${sealingKey},${env.CREDENTIAL_ENCRYPTION_KEY}`,
+    const rotating = testWorker({
+      env: {
+        CREDENTIAL_ENCRYPTION_KEY: `${sealingKey},${env.CREDENTIAL_ENCRYPTION_KEY}`,
+      },
     });
     const logs = await runCron(rotating.env);
 
@@ -61,7 +63,7 @@ describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
     expect(sealed.results.find((row) => row.id === healthyRow.id)?.sealed).toMatch(/^k9:/);
     expect(sealed.results.find((row) => row.id === damagedRow.id)?.sealed).not.toMatch(/^k9:/);
     // The re-keyed passkey still signs in under the new key alone.
-    const finished = appWithEnv({ CREDENTIAL_ENCRYPTION_KEY: sealingKey });
+    const finished = testWorker({ env: { CREDENTIAL_ENCRYPTION_KEY: sealingKey } });
     expect((await finished.signIn(healthy.authenticator, healthy.username)).status).toBe(200);
   });
 
@@ -69,7 +71,7 @@ describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
     const before = await env.DB.prepare(
       "SELECT id, credential_id_hash, credential_id_encrypted FROM credentials",
     ).all();
-    const rotating = appWithEnv({ CREDENTIAL_ID_HMAC_KEY: `${newKey()},${env.CREDENTIAL_ID_HMAC_KEY}` });
+    const rotating = testWorker({ env: { CREDENTIAL_ID_HMAC_KEY: `${newKey()},${env.CREDENTIAL_ID_HMAC_KEY}` } });
     const logs = await runCron(rotating.env);
 
     expect(logs).toEqual([
