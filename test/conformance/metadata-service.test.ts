@@ -1,13 +1,10 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import type { X509Certificate } from "@peculiar/x509";
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import { CompactSign } from "jose";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
 import { SoftAuthenticator } from "../authenticator/soft-authenticator";
 import { api, bearer, ORIGIN, registrationOptions, uniqueUsername } from "../support/api";
-import { newKey } from "../support/test-worker";
+import { newKey, testWorker } from "../support/test-worker";
 import {
   aaguidBytes,
   base64Certificate,
@@ -641,12 +638,8 @@ describe("AAGUID allow and deny lists", () => {
 describe("scheduled refresh from MDS_URL (the cron trigger)", () => {
   const MDS_URL = "https://mds.test/blob.jwt";
 
-  async function cron() {
-    const patched = { ...env, ATTESTATION_TRUST: "mds", MDS_ROOT_CERT: pem(mdsRoot.root), MDS_URL } as Env;
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), patched, ctx);
-    await waitOnExecutionContext(ctx);
-  }
+  const cron = () =>
+    testWorker({ env: { ATTESTATION_TRUST: "mds", MDS_ROOT_CERT: pem(mdsRoot.root), MDS_URL } }).scheduled();
   const mdsSource = async () =>
     (await server().sources()).body.data.sources.find((source: { source: string }) => source.source === "mds");
   /** An operator-loaded "mds" BLOB whose nextUpdate is today: the refresh is due. */

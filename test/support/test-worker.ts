@@ -1,4 +1,4 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type {
   PublicKeyCredentialCreationOptionsJSON,
@@ -6,7 +6,7 @@ import type {
 } from "@simplewebauthn/server";
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import { countedEnv, countRoundTrips, type RoundTripObserver } from "../../bench/instrumentation/storage-round-trips";
-import { app } from "../../src/app";
+import worker from "../../src/index";
 import {
   type AuthenticatorOptions,
   type ClientOverrides,
@@ -61,15 +61,15 @@ export type TestWorker = ReturnType<typeof testWorker>;
 export type Api = TestWorker["api"];
 
 /**
- * The real app (same routes, D1 and Durable Objects) driven through its fetch handler, exactly
- * as HTTP from a browser would drive it. Each request runs to the end of its waitUntil work (a
- * passkey's last use, a retried write) before the answer is handed back, so a test sees the
- * deferred writes.
+ * The Worker (src/index.ts: the same routes, D1 and Durable Objects) driven through its fetch
+ * handler, exactly as HTTP from a browser would drive it, and its cron trigger. Each request or
+ * cron run goes to the end of its waitUntil work (a passkey's last use, a retried write) before
+ * it is handed back, so a test sees the deferred writes.
  */
 export function testWorker(options: TestWorkerOptions = {}) {
   const overridden = options.env ? ({ ...env, ...options.env } as Env) : env;
   const patched = options.faults ? countedEnv(overridden, options.faults) : overridden;
-  const handler = options.countRoundTrips ? countRoundTrips(app.fetch) : app.fetch;
+  const handler = options.countRoundTrips ? countRoundTrips(worker.fetch) : worker.fetch;
   return boundTo(patched, handler, options.ip);
 }
 
@@ -157,6 +157,13 @@ function boundTo(patched: Env, handler: Handler, ip: string | undefined) {
     return api("POST", "/api/v1/authentication/verify", { credential });
   }
 
+  /** The cron trigger (wrangler.toml's `crons`): every scheduled job, run to its end. */
+  async function scheduled(cron = "*/10 * * * *") {
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron }), patched, ctx);
+    await waitOnExecutionContext(ctx);
+  }
+
   return {
     /** The environment the app runs with: the suite's, with the overrides (and wrapped bindings). */
     env: patched,
@@ -169,6 +176,7 @@ function boundTo(patched: Env, handler: Handler, ip: string | undefined) {
     signUp,
     assertion,
     signIn,
+    scheduled,
   };
 }
 
