@@ -6,8 +6,8 @@ import type {
   PublicKeyCredentialCreationOptionsJSON,
   PublicKeyCredentialRequestOptionsJSON,
 } from "@simplewebauthn/server";
-import { parseWaitPath, type WaitLabel } from "../src/observability/round-trip-header";
 import { SoftAuthenticator } from "../test/authenticator/soft-authenticator";
+import { parseWaitPath, type WaitLabel } from "./instrumentation/round-trip-header";
 
 export type Endpoint = `${"registration" | "authentication"}/${"challenge" | "verify"}`;
 
@@ -16,7 +16,7 @@ export type CallRecord = {
   ms: number;
   ok: boolean;
   status: number;
-  /** The storage waits the server reported, in order (only with BENCH_INSTRUMENTATION). */
+  /** The storage waits the server reported, in order (only from the instrumented entry, bench/instrumentation/worker.ts). */
   waits: WaitLabel[][] | null;
 };
 

@@ -1,6 +1,6 @@
 // The modelled edge latency table: how long one sign-in takes from a client's view when every
 // storage wait costs a network round trip, computed from what the bench measures locally (the
-// waits of each call, from BENCH_INSTRUMENTATION's `path`, and the CPU of each call). Pure: no
+// waits of each call, from the instrumented entry's `path`, and the CPU of each call). Pure: no
 // I/O, so test/bench-model.test.ts checks it without a server.
 //
 // A call's latency = the client's round trip to the server + its CPU + for each wait, the slowest
@@ -8,7 +8,7 @@
 // A sign-in is two calls (options, then verify); the client's own signing is left out.
 
 /**
- * What a call waits on (`WaitLabel` in src/observability/round-trip-header.ts): Durable Objects,
+ * What a call waits on (`WaitLabel` in bench/instrumentation/round-trip-header.ts): Durable Objects,
  * D1 reads and writes at the primary, and reads through a D1 session, which a replica may serve.
  */
 export type StorageKind = "limiter" | "challenge" | "d1-read" | "d1-write" | "d1-session-read";

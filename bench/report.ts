@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { WaitLabel } from "../src/observability/round-trip-header";
+import type { WaitLabel } from "./instrumentation/round-trip-header";
 import type { LatencySummary } from "./load";
 import { type Design, edgeNetworks, type ModelRow } from "./model";
 import { notTheWorkers } from "./profile";
@@ -217,7 +217,7 @@ export function renderReport(r: BenchResults): string {
 
   out.push(...cpuTables(r.cpu));
 
-  out.push("\n### Storage waits per call (ours, from BENCH_INSTRUMENTATION; `+` = waited on together)\n");
+  out.push("\n### Storage waits per call (ours, instrumented; `+` = waited on together)\n");
   out.push(
     table(
       ["call", "waits", "in order"],

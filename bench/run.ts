@@ -14,7 +14,6 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { generateSecrets } from "../scripts/secrets.mjs";
-import type { WaitLabel } from "../src/observability/round-trip-header";
 import type { SoftAuthenticator } from "../test/authenticator/soft-authenticator";
 import {
   authenticate,
@@ -28,6 +27,7 @@ import {
   type Target,
   targetAt,
 } from "./ceremonies";
+import type { WaitLabel } from "./instrumentation/round-trip-header";
 import { type LoadResult, runLoad, runOpenLoop, summarize } from "./load";
 import { type Design, latencyTable, todaysDesign } from "./model";
 import { notTheWorkers, openProfiler } from "./profile";
@@ -68,6 +68,8 @@ const OUT = ".bench";
 // is the disk, not the Worker. tmpfs takes that out (for both servers alike).
 const stateRoot = existsSync("/dev/shm") ? join("/dev/shm", `passkey-bench-${process.pid}`) : join(OUT, "state");
 const WORKER_PROCESS = "workerd (Worker)";
+/** Our Worker with every request's storage round trips in `Server-Timing` (bench/instrumentation/). */
+const INSTRUMENTED_ENTRY = join("bench", "instrumentation", "worker.ts");
 
 const say = (text: string) => console.error(`bench: ${text}`);
 const loadAverage = () =>
@@ -116,7 +118,8 @@ async function start(name: "ours" | "peer" | "ours-instrumented", secrets: Recor
     inspectorPort,
     readyPath: "/api/v1/health",
     // Unminified for both, so CPU profiles can tell modules apart (minifying changes parse time, once per isolate).
-    args: ["--minify=false"],
+    // The instrumented copy runs our Worker through the entry that counts its storage round trips.
+    args: ["--minify=false", ...(name === "ours-instrumented" ? [INSTRUMENTED_ENTRY] : [])],
     vars:
       name === "peer"
         ? { ORIGIN: origin }
@@ -126,7 +129,6 @@ async function start(name: "ours" | "peer" | "ours-instrumented", secrets: Recor
             // Raised for the run: the limiter still does its round trip on every request, never refuses.
             RATE_LIMIT_REQUESTS: "1000000",
             RATE_LIMIT_VERIFY_REQUESTS: "1000000",
-            BENCH_INSTRUMENTATION: name === "ours-instrumented" ? "true" : "false",
           },
   });
   return { target: targetAt(name, server.url, origin), server, inspectorPort };
@@ -201,7 +203,8 @@ async function measureWaits(target: Target) {
   ];
   const usernameless = await authenticate(target, user, true);
   const waits = (record: CallRecord | undefined) => {
-    if (!record?.waits) throw new Error(`no storage waits reported for ${record?.endpoint}: BENCH_INSTRUMENTATION?`);
+    if (!record?.waits)
+      throw new Error(`no storage waits reported for ${record?.endpoint}: not the instrumented entry?`);
     return record.waits;
   };
   return {

@@ -16,7 +16,6 @@ import { requestLog } from "./middleware/request-log";
 import { requestMetrics } from "./middleware/request-metrics";
 import { securityHeaders } from "./middleware/security-headers";
 import { services } from "./middleware/services";
-import { storageRoundTrips } from "./middleware/storage-round-trips";
 import { accountRoutes } from "./routes/account";
 import { adminCredentialRoutes, adminUserRoutes } from "./routes/admin";
 import { apiReferenceRoutes } from "./routes/api-reference";
@@ -41,10 +40,7 @@ app.use(requestLog);
 app.use(securityHeaders);
 app.use(configuration);
 app.use(requestMetrics);
-// Outside the round-trip counter: deferred writes start after the response (and its counts) are made.
 app.use(deferredWork);
-// Before anything that touches storage (the limiter first); a no-op unless BENCH_INSTRUMENTATION.
-app.use(storageRoundTrips);
 app.use("/api/*", corsPolicy);
 // FIDO conformance binding: gated by CONFORMANCE_API, and answers every failure on its paths
 // (including the rate limit's and body checks' below) in the binding's own shape.

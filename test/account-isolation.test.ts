@@ -4,7 +4,7 @@ import { SessionTokens } from "../src/sessions/session-tokens";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, bearer, ORIGIN, registrationOptions, signIn, signUp, uniqueUsername } from "./support/api";
 import { addPasskey, admin } from "./support/management";
-import { workerWithEnv } from "./support/worker-with-env";
+import { testWorker } from "./support/test-worker";
 
 /**
  * A session token speaks for one passkey of one account. Whatever takes that passkey away
@@ -67,7 +67,7 @@ describe("a session token is bound to the passkey that created it", () => {
 });
 
 describe("FIDO conformance accounts are apart from native accounts", () => {
-  const binding = workerWithEnv({ CONFORMANCE_API: "true" });
+  const binding = testWorker({ env: { CONFORMANCE_API: "true" } });
   const prefixed = () => `fido-conformance:${uniqueUsername("victim")}`;
 
   it.each([
@@ -86,12 +86,14 @@ describe("FIDO conformance accounts are apart from native accounts", () => {
   it("a passkey registered through the binding cannot sign in on the native API", async () => {
     const username = uniqueUsername("fido");
     const authenticator = await SoftAuthenticator.create();
-    const options = await binding("POST", "/attestation/options", {
-      body: { username, displayName: "Tool", attestation: "none" },
+    const options = await binding.api("POST", "/attestation/options", {
+      username,
+      displayName: "Tool",
+      attestation: "none",
     });
     expect(options.status).toBe(200);
     const credential = await authenticator.register(options.body as never, { origin: ORIGIN });
-    const result = await binding("POST", "/attestation/result", { body: credential });
+    const result = await binding.api("POST", "/attestation/result", credential);
     expect(result.body).toEqual({ status: "ok", errorMessage: "" });
 
     // Usernameless: the only native way to name no account, and so the way in it would be.

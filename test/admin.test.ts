@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { api, bearer, registrationOptions, signIn, signUp, uniqueUsername } from "./support/api";
 import { addPasskey, admin, storedRows, watchSecurityEvents } from "./support/management";
-import { workerWithEnv } from "./support/worker-with-env";
+import { testWorker } from "./support/test-worker";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -60,13 +60,13 @@ describe("admin authorisation", () => {
   });
 
   it("refuses everyone, the configured key's holder included, when ADMIN_API_KEY is unset", async () => {
-    const call = workerWithEnv({ ADMIN_API_KEY: "" });
-    await expectRefusedAndUntouched((method, path, body, headers) => call(method, path, { body, headers }), admin);
+    const worker = testWorker({ env: { ADMIN_API_KEY: "" } });
+    await expectRefusedAndUntouched((method, path, body, headers) => worker.api(method, path, body, headers), admin);
   });
 
   it("does not start with an ADMIN_API_KEY shorter than 32 characters", async () => {
-    const call = workerWithEnv({ ADMIN_API_KEY: "short" });
-    const response = await call("GET", "/api/v1/admin/users", { headers: { authorization: "Bearer short" } });
+    const worker = testWorker({ env: { ADMIN_API_KEY: "short" } });
+    const response = await worker.api("GET", "/api/v1/admin/users", undefined, { authorization: "Bearer short" });
     expect(response.status).toBe(500);
     expect(response.body.error).toMatchObject({
       code: "CONFIGURATION_ERROR",

@@ -4,7 +4,7 @@ import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, assertion, bearer, ORIGIN, registrationOptions, signUp } from "./support/api";
 import { captureLogLines } from "./support/log-lines";
 import { addPasskey, admin } from "./support/management";
-import { freshIPv4, workerWithEnv } from "./support/worker-with-env";
+import { freshIPv4, testWorker } from "./support/test-worker";
 
 /**
  * The ANALYTICS binding here is Miniflare's own Analytics Engine binding (vitest.config.ts).
@@ -98,10 +98,10 @@ describe("Analytics Engine data points", () => {
   });
 
   it("counts rate-limit hits, without the client's address", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "1" } });
     const ip = freshIPv4();
-    await call("POST", "/api/v1/authentication/challenge", { ip, body: {} });
-    await call("POST", "/api/v1/authentication/challenge", { ip, body: {} });
+    await worker.at(ip).api("POST", "/api/v1/authentication/challenge", {});
+    await worker.at(ip).api("POST", "/api/v1/authentication/challenge", {});
 
     expect(ofType("rate_limited")).toEqual([
       { indexes: ["rate_limited"], blobs: ["rate_limited", "failure", "options", ""], doubles: [1, 0, 0] },
@@ -132,11 +132,11 @@ describe("Analytics Engine data points", () => {
 describe("without Analytics Engine", () => {
   it("serves and signs in the same when no ANALYTICS binding is configured", async () => {
     const user = await signUp();
-    const call = workerWithEnv({ ANALYTICS: undefined });
-    expect((await call("GET", "/api/v1/health")).status).toBe(200);
-    const options = await call("POST", "/api/v1/authentication/challenge", { body: { username: user.username } });
+    const worker = testWorker({ env: { ANALYTICS: undefined } });
+    expect((await worker.api("GET", "/api/v1/health")).status).toBe(200);
+    const options = await worker.api("POST", "/api/v1/authentication/challenge", { username: user.username });
     const credential = await user.authenticator.assert(options.body.data, { origin: "http://localhost:8787" });
-    const verified = await call("POST", "/api/v1/authentication/verify", { body: { credential } });
+    const verified = await worker.api("POST", "/api/v1/authentication/verify", { credential });
     expect(verified.status).toBe(200);
     expect(points.filter((p) => p.blobs?.[1] === "success" && p.indexes?.[0] === "authentication_attempt")).toEqual([]);
     // The JSON log still has the audit trail.
@@ -151,8 +151,8 @@ describe("without Analytics Engine", () => {
         throw new Error("dataset unavailable");
       },
     };
-    const call = workerWithEnv({ ANALYTICS: failing });
-    const response = await call("POST", "/api/v1/authentication/challenge", { body: {} });
+    const worker = testWorker({ env: { ANALYTICS: failing } });
+    const response = await worker.api("POST", "/api/v1/authentication/challenge", {});
     expect(response.status).toBe(200);
     expect(lines.map((l) => JSON.parse(l))).toContainEqual(
       expect.objectContaining({ type: "analytics_write_failed", level: "warn" }),

@@ -1,6 +1,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
+  formatRoundTrips,
+  parseRoundTrips,
+  parseWaitPath,
+  type RoundTripKind,
+} from "../bench/instrumentation/round-trip-header";
+import { countedD1, RoundTripCounter } from "../bench/instrumentation/storage-round-trips";
+import {
   type Call,
   callMs,
   type Design,
@@ -11,13 +18,6 @@ import {
   signInMs,
   todaysDesign,
 } from "../bench/model";
-import {
-  formatRoundTrips,
-  parseRoundTrips,
-  parseWaitPath,
-  type RoundTripKind,
-} from "../src/observability/round-trip-header";
-import { countedD1, RoundTripCounter } from "../src/observability/storage-round-trips";
 
 // The benchmark's modelled edge latency (bench/model.ts): pure arithmetic over the waits and CPU
 // the bench measures, checked here without a server.

@@ -15,8 +15,8 @@ import {
   signUp,
   uniqueUsername,
 } from "./support/api";
-import { appWithEnv, newKey } from "./support/app-with-env";
 import { openChallenge, resealChallenge, spendObjectOf } from "./support/sealed-challenges";
+import { newKey, testWorker } from "./support/test-worker";
 
 /** The challenge a response signed, read from its clientDataJSON. */
 const signedChallenge = (credential: { response: { clientDataJSON: string } }) =>
@@ -167,7 +167,9 @@ describe("challenges are consumed exactly once", () => {
   it("opens a challenge sealed under a previous key during a key rotation", async () => {
     const user = await signUp();
     const options = await authenticationOptions({ username: user.username });
-    const rotated = appWithEnv({ CREDENTIAL_ENCRYPTION_KEY: `k9:${newKey()},${env.CREDENTIAL_ENCRYPTION_KEY}` });
+    const rotated = testWorker({
+      env: { CREDENTIAL_ENCRYPTION_KEY: `k9:${newKey()},${env.CREDENTIAL_ENCRYPTION_KEY}` },
+    });
     const credential = await user.authenticator.assert(options.body.data, { origin: ORIGIN });
     expect((await rotated.api("POST", "/api/v1/authentication/verify", { credential })).status).toBe(200);
   });

@@ -105,12 +105,25 @@ describe("sign counter regression (a cloned authenticator)", () => {
 });
 
 describe("backup flags", () => {
-  it("refuses BE going from 1 to 0, flags the passkey and changes nothing else", async () => {
-    const user = await signUp(uniqueUsername(), { backupEligible: true, backupState: true });
+  it.each([
+    {
+      what: "BE going from 1 to 0",
+      registered: { backupEligible: true, backupState: true },
+      asserted: { backupEligible: false, backupState: false },
+      reason: "backup_eligible_cleared",
+    },
+    {
+      what: "BS=1 with BE=0",
+      registered: {},
+      asserted: { backupEligible: false, backupState: true },
+      reason: "backup_state_without_eligibility",
+    },
+  ])("refuses $what, flags the passkey and changes nothing else", async ({ registered, asserted, reason }) => {
+    const user = await signUp(uniqueUsername(), registered);
     const before = await storedCredential(user.userId);
-    expect(before.backup_eligible).toBe(1);
+    expect(before.backup_eligible).toBe(registered.backupEligible ? 1 : 0);
 
-    const response = await signIn(user.authenticator, user.username, { backupEligible: false, backupState: false });
+    const response = await signIn(user.authenticator, user.username, asserted);
     expect(response.status).toBe(401);
     expect(response.body.error).toEqual(refused);
 
@@ -121,29 +134,7 @@ describe("backup flags", () => {
       expect.objectContaining({
         event: "backup_flag_regression",
         outcome: "failure",
-        reason: "backup_eligible_cleared",
-        credentialRowId: user.passkeyId,
-      }),
-    );
-  });
-
-  it("refuses BS=1 with BE=0, flags the passkey and changes nothing else", async () => {
-    const user = await signUp();
-    const before = await storedCredential(user.userId);
-    expect(before.backup_eligible).toBe(0);
-
-    const response = await signIn(user.authenticator, user.username, { backupEligible: false, backupState: true });
-    expect(response.status).toBe(401);
-    expect(response.body.error).toEqual(refused);
-
-    const after = await storedCredential(user.userId);
-    expect(after.flag).toBe("backup_flag_regression");
-    expect({ ...after, flag: null, flagged_at: null }).toEqual(before);
-    expect(securityEvents()).toContainEqual(
-      expect.objectContaining({
-        event: "backup_flag_regression",
-        outcome: "failure",
-        reason: "backup_state_without_eligibility",
+        reason,
         credentialRowId: user.passkeyId,
       }),
     );

@@ -1,13 +1,11 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CredentialIdProtection } from "../src/crypto/credential-id-protection";
-import worker from "../src/index";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, bearer, ORIGIN, registrationOptions, signIn, signUp, uniqueUsername } from "./support/api";
-import { appWithEnv, newKey } from "./support/app-with-env";
 import { dumpDatabase, type Row } from "./support/database-dump";
+import { newKey, testWorker } from "./support/test-worker";
 
 const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 const standardBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
@@ -145,7 +143,9 @@ describe("encryption key rotation", () => {
     const [before] = await credentialRows(user.userId);
     expect(before?.credential_id_encrypted.startsWith("k1:")).toBe(true);
 
-    const rotating = appWithEnv({ CREDENTIAL_ENCRYPTION_KEY: `k2:${newKey()},${env.CREDENTIAL_ENCRYPTION_KEY}` });
+    const rotating = testWorker({
+      env: { CREDENTIAL_ENCRYPTION_KEY: `k2:${newKey()},${env.CREDENTIAL_ENCRYPTION_KEY}` },
+    });
     // Listing the id for the options still works from the k1 ciphertext.
     const response = await rotating.signIn(user.authenticator, user.username);
     expect(response.status).toBe(200);
@@ -157,7 +157,8 @@ describe("encryption key rotation", () => {
     // Once re-sealed, k1 is no longer needed for this passkey.
     const k2Only = rotating.env.CREDENTIAL_ENCRYPTION_KEY.split(",")[0];
     expect(
-      (await appWithEnv({ CREDENTIAL_ENCRYPTION_KEY: k2Only }).signIn(user.authenticator, user.username)).status,
+      (await testWorker({ env: { CREDENTIAL_ENCRYPTION_KEY: k2Only } }).signIn(user.authenticator, user.username))
+        .status,
     ).toBe(200);
   });
 
@@ -171,7 +172,7 @@ describe("encryption key rotation", () => {
 
   it("cannot sign in a passkey whose key was removed before the row was re-sealed", async () => {
     const user = await signUp();
-    const withoutK1 = appWithEnv({ CREDENTIAL_ENCRYPTION_KEY: `k2:${newKey()}` });
+    const withoutK1 = testWorker({ env: { CREDENTIAL_ENCRYPTION_KEY: `k2:${newKey()}` } });
     const response = await withoutK1.api("POST", "/api/v1/authentication/challenge", { username: user.username });
     expect(response.status).toBe(500);
     expect(response.body.error.code).toBe("INTERNAL_ERROR");
@@ -183,9 +184,11 @@ describe("index key rotation", () => {
     const user = await signUp();
     const [before] = await credentialRows(user.userId);
     const newIndexKey = newKey();
-    const rotating = appWithEnv({
-      CREDENTIAL_ENCRYPTION_KEY: `k3:${newKey()},${env.CREDENTIAL_ENCRYPTION_KEY}`,
-      CREDENTIAL_ID_HMAC_KEY: `${newIndexKey},${env.CREDENTIAL_ID_HMAC_KEY}`,
+    const rotating = testWorker({
+      env: {
+        CREDENTIAL_ENCRYPTION_KEY: `k3:${newKey()},${env.CREDENTIAL_ENCRYPTION_KEY}`,
+        CREDENTIAL_ID_HMAC_KEY: `${newIndexKey},${env.CREDENTIAL_ID_HMAC_KEY}`,
+      },
     });
     expect((await rotating.signIn(user.authenticator, user.username)).status).toBe(200);
 
@@ -196,18 +199,22 @@ describe("index key rotation", () => {
     expect(after?.credential_id_encrypted.startsWith("k3:")).toBe(true);
 
     // The previous index key can go now.
-    const finished = appWithEnv({
-      CREDENTIAL_ENCRYPTION_KEY: rotating.env.CREDENTIAL_ENCRYPTION_KEY.split(",")[0],
-      CREDENTIAL_ID_HMAC_KEY: newIndexKey,
+    const finished = testWorker({
+      env: {
+        CREDENTIAL_ENCRYPTION_KEY: rotating.env.CREDENTIAL_ENCRYPTION_KEY.split(",")[0],
+        CREDENTIAL_ID_HMAC_KEY: newIndexKey,
+      },
     });
     expect((await finished.signIn(user.authenticator, user.username)).status).toBe(200);
   });
 
   it("refuses to register a passkey again while its row is still under the previous index", async () => {
     const owner = await signUp();
-    const rotating = appWithEnv({
-      CREDENTIAL_ENCRYPTION_KEY: `k4:${newKey()},${env.CREDENTIAL_ENCRYPTION_KEY}`,
-      CREDENTIAL_ID_HMAC_KEY: `${newKey()},${env.CREDENTIAL_ID_HMAC_KEY}`,
+    const rotating = testWorker({
+      env: {
+        CREDENTIAL_ENCRYPTION_KEY: `k4:${newKey()},${env.CREDENTIAL_ENCRYPTION_KEY}`,
+        CREDENTIAL_ID_HMAC_KEY: `${newKey()},${env.CREDENTIAL_ID_HMAC_KEY}`,
+      },
     });
     const options = await rotating.api("POST", "/api/v1/registration/challenge", { username: uniqueUsername() });
     const credential = await owner.authenticator.register(options.body.data, { origin: ORIGIN });
@@ -220,12 +227,6 @@ describe("index key rotation", () => {
 describe("re-key sweep (cron trigger)", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  async function runCron(patched: Env) {
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), patched, ctx);
-    await waitOnExecutionContext(ctx);
-  }
-
   const rekeyLogs = (spy: { mock: { calls: unknown[][] } }) =>
     spy.mock.calls
       .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
@@ -234,7 +235,7 @@ describe("re-key sweep (cron trigger)", () => {
   it("does nothing while only one key of each kind is configured", async () => {
     const info = vi.spyOn(console, "log");
     const warn = vi.spyOn(console, "warn");
-    await runCron(env);
+    await testWorker().scheduled();
     expect(rekeyLogs(info)).toEqual([]);
     expect(rekeyLogs(warn)).toEqual([]);
   });
@@ -245,12 +246,14 @@ describe("re-key sweep (cron trigger)", () => {
     const users = await Promise.all([signUp(), signUp(), signUp()]);
     const newIndexKey = newKey();
     const sealingKey = `k5:${newKey()}`;
-    const rotating = appWithEnv({
-      CREDENTIAL_ENCRYPTION_KEY: `${sealingKey},${env.CREDENTIAL_ENCRYPTION_KEY}`,
-      CREDENTIAL_ID_HMAC_KEY: `${newIndexKey},${env.CREDENTIAL_ID_HMAC_KEY}`,
+    const rotating = testWorker({
+      env: {
+        CREDENTIAL_ENCRYPTION_KEY: `${sealingKey},${env.CREDENTIAL_ENCRYPTION_KEY}`,
+        CREDENTIAL_ID_HMAC_KEY: `${newIndexKey},${env.CREDENTIAL_ID_HMAC_KEY}`,
+      },
     });
     const info = vi.spyOn(console, "log");
-    await runCron(rotating.env);
+    await rotating.scheduled();
 
     const total = await env.DB.prepare("SELECT count(*) AS n FROM credentials").first<{ n: number }>();
     const underK5 = await env.DB.prepare(
@@ -262,7 +265,9 @@ describe("re-key sweep (cron trigger)", () => {
     ]);
 
     // Only the new keys now: every passkey still signs in.
-    const finished = appWithEnv({ CREDENTIAL_ENCRYPTION_KEY: sealingKey, CREDENTIAL_ID_HMAC_KEY: newIndexKey });
+    const finished = testWorker({
+      env: { CREDENTIAL_ENCRYPTION_KEY: sealingKey, CREDENTIAL_ID_HMAC_KEY: newIndexKey },
+    });
     for (const user of users) {
       expect((await finished.signIn(user.authenticator, user.username)).status).toBe(200);
     }

@@ -1,21 +1,17 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../src/index";
 import { signUp } from "./support/api";
-import { appWithEnv, newKey } from "./support/app-with-env";
 import { captureLogLines } from "./support/log-lines";
+import { newKey, type TestWorker, testWorker } from "./support/test-worker";
 
 // The cron sweep's two quiet paths (test/credential-id-protection.test.ts covers the main one):
 // a row it cannot open must not stop the sweep, and an index-only rotation is reported, not run.
 describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  async function runCron(patched: Env): Promise<Record<string, unknown>[]> {
+  async function runCron(rotating: TestWorker): Promise<Record<string, unknown>[]> {
     const lines = captureLogLines();
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), patched, ctx);
-    await waitOnExecutionContext(ctx);
+    await rotating.scheduled();
     vi.restoreAllMocks();
     return lines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
@@ -40,10 +36,12 @@ describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
       .run();
 
     const sealingKey = `k9:${newKey()}`;
-    const rotating = appWithEnv({
-      CREDENTIAL_ENCRYPTION_KEY: `${sealingKey},${env.CREDENTIAL_ENCRYPTION_KEY}`,
+    const rotating = testWorker({
+      env: {
+        CREDENTIAL_ENCRYPTION_KEY: `${sealingKey},${env.CREDENTIAL_ENCRYPTION_KEY}`,
+      },
     });
-    const logs = await runCron(rotating.env);
+    const logs = await runCron(rotating);
 
     expect(logs).toEqual([
       expect.objectContaining({
@@ -61,7 +59,7 @@ describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
     expect(sealed.results.find((row) => row.id === healthyRow.id)?.sealed).toMatch(/^k9:/);
     expect(sealed.results.find((row) => row.id === damagedRow.id)?.sealed).not.toMatch(/^k9:/);
     // The re-keyed passkey still signs in under the new key alone.
-    const finished = appWithEnv({ CREDENTIAL_ENCRYPTION_KEY: sealingKey });
+    const finished = testWorker({ env: { CREDENTIAL_ENCRYPTION_KEY: sealingKey } });
     expect((await finished.signIn(healthy.authenticator, healthy.username)).status).toBe(200);
   });
 
@@ -69,8 +67,8 @@ describe("re-key sweep: rows it cannot open, rotations it cannot do", () => {
     const before = await env.DB.prepare(
       "SELECT id, credential_id_hash, credential_id_encrypted FROM credentials",
     ).all();
-    const rotating = appWithEnv({ CREDENTIAL_ID_HMAC_KEY: `${newKey()},${env.CREDENTIAL_ID_HMAC_KEY}` });
-    const logs = await runCron(rotating.env);
+    const rotating = testWorker({ env: { CREDENTIAL_ID_HMAC_KEY: `${newKey()},${env.CREDENTIAL_ID_HMAC_KEY}` } });
+    const logs = await runCron(rotating);
 
     expect(logs).toEqual([
       expect.objectContaining({

@@ -2,14 +2,14 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { ORIGIN, uniqueUsername } from "./support/api";
-import { appWithEnv } from "./support/app-with-env";
 import { watchSecurityEvents } from "./support/management";
+import { testWorker } from "./support/test-worker";
 
 // Issue 11, item 6: a ceremony run inside a cross-origin iframe (clientData crossOrigin: true)
 // is refused unless its top-level page is in RP_TOP_ORIGINS (empty by default).
 const TOP = "https://shop.example";
-const byDefault = appWithEnv({});
-const allowing = appWithEnv({ RP_TOP_ORIGINS: `${TOP}, https://other.example` });
+const byDefault = testWorker({ env: {} });
+const allowing = testWorker({ env: { RP_TOP_ORIGINS: `${TOP}, https://other.example` } });
 
 const framed = [
   ["no topOrigin at all", { crossOrigin: true }],

@@ -17,8 +17,8 @@ import {
 } from "./conformance/crafted-attestation";
 import { issueAIK, tpmStatement } from "./conformance/tpm-attestation";
 import { api, registrationOptions, uniqueUsername } from "./support/api";
-import { newKey } from "./support/app-with-env";
 import { captureLogLines } from "./support/log-lines";
+import { newKey } from "./support/test-worker";
 
 // Fuzzing below JSON (Issue 17): attestation objects of the seven formats, built valid (real
 // signatures, certificates from a CA of the test) and then changed at the CBOR level — every

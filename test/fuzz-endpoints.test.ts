@@ -1,5 +1,4 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import { getTableName, is } from "drizzle-orm";
 import { SQLiteTable } from "drizzle-orm/sqlite-core";
@@ -32,6 +31,7 @@ import {
   type Pools,
   type RequestTree,
 } from "./support/request-fuzzing";
+import { testWorker } from "./support/test-worker";
 
 // ---------------------------------------------------------------------------------------
 // Sending a request (test/support/request-fuzzing.ts builds it), and what every answer must satisfy.
@@ -41,8 +41,8 @@ type Answer = { status: number; contentType: string | null; text: string };
 
 type Transport = (request: Request) => Promise<Response>;
 
-/** The deployed Worker's own fetch handler, with wrangler.toml's settings (CONFORMANCE_API off). */
-const worker: Transport = (request) => exports.default.fetch(request);
+/** The app with wrangler.toml's settings (CONFORMANCE_API off). */
+const worker: Transport = testWorker().fetch;
 
 /** The same app with the conformance binding on and our own MDS root (set up in beforeAll). */
 let testSurfaces: Transport = () => {
@@ -71,13 +71,7 @@ function toMetrics(): Transport {
 }
 
 function transportWith(overrides: Record<string, unknown>): Transport {
-  const patched = { ...env, ...overrides } as Env;
-  return async (request) => {
-    const ctx = createExecutionContext();
-    const response = await app.fetch(request, patched, ctx);
-    await waitOnExecutionContext(ctx);
-    return response;
-  };
+  return testWorker({ env: overrides }).fetch;
 }
 
 async function send(transport: Transport, request: Outgoing): Promise<Answer> {

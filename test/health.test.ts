@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { captureLogLines } from "./support/log-lines";
-import { workerWithEnv } from "./support/worker-with-env";
+import { testWorker } from "./support/test-worker";
 
 // The health check is what a load balancer or uptime probe reads: when a dependency every
 // ceremony needs is unreachable it must say so with a 503, and name which one.
@@ -12,7 +12,7 @@ describe("GET /api/v1/health", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("answers 200 healthy when D1 and the challenge store both answer", async () => {
-    const response = await workerWithEnv()("GET", "/api/v1/health");
+    const response = await testWorker().api("GET", "/api/v1/health");
     expect(response.status).toBe(200);
     expect(response.body.data).toEqual({
       status: "healthy",
@@ -28,7 +28,7 @@ describe("GET /api/v1/health", () => {
       idFromName: (name: string) => env.CHALLENGES.idFromName(name),
       get: () => ({ ping: () => Promise.reject(new Error("Durable Object reset because its code was updated")) }),
     };
-    const response = await workerWithEnv({ CHALLENGES: failingStore })("GET", "/api/v1/health");
+    const response = await testWorker({ env: { CHALLENGES: failingStore } }).api("GET", "/api/v1/health");
     expect(response.status).toBe(503);
     expect(response.body.error).toMatchObject({
       code: "SERVICE_UNAVAILABLE",
@@ -40,7 +40,7 @@ describe("GET /api/v1/health", () => {
   });
 
   it("answers 503 naming the database when D1 is missing", async () => {
-    const response = await workerWithEnv({ DB: undefined })("GET", "/api/v1/health");
+    const response = await testWorker({ env: { DB: undefined } }).api("GET", "/api/v1/health");
     expect(response.status).toBe(503);
     expect(response.body.error.details).toEqual({
       status: "unhealthy",

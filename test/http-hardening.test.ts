@@ -1,13 +1,12 @@
-import { exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_METADATA_BODY_BYTES, nestsDeeperThan } from "../src/middleware/json-body";
 import { api, ORIGIN } from "./support/api";
 import { admin } from "./support/management";
-import { freshIPv4, workerWithEnv } from "./support/worker-with-env";
+import { freshIPv4, testWorker } from "./support/test-worker";
 
-/** Raw fetch through the Worker's entry point, for requests api() cannot make (streams, lying lengths). */
+/** Raw fetch, for requests api() cannot make (streams, lying lengths). */
 async function raw(path: string, init: RequestInit & { duplex?: "half" }) {
-  const response = await exports.default.fetch(new Request(`http://localhost:8787${path}`, init));
+  const response = await testWorker().fetch(new Request(`http://localhost:8787${path}`, init));
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
 }
@@ -34,22 +33,22 @@ describe("security headers", () => {
     expectSecurityHeaders((await api("GET", "/no-such-page")).headers);
     expectSecurityHeaders((await api("GET", "/.well-known/jwks.json")).headers);
 
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "1" } });
     const ip = freshIPv4();
-    await call("POST", "/api/v1/authentication/challenge", { ip, body: {} });
-    const limited = await call("POST", "/api/v1/authentication/challenge", { ip, body: {} });
+    await worker.at(ip).api("POST", "/api/v1/authentication/challenge", {});
+    const limited = await worker.at(ip).api("POST", "/api/v1/authentication/challenge", {});
     expect(limited.status).toBe(429);
     expectSecurityHeaders(limited.headers);
   });
 
   it("take HSTS max-age from HSTS_MAX_AGE", async () => {
-    const call = workerWithEnv({ HSTS_MAX_AGE: "600" });
-    expectSecurityHeaders((await call("GET", "/api/v1/health")).headers, 600);
+    const worker = testWorker({ env: { HSTS_MAX_AGE: "600" } });
+    expectSecurityHeaders((await worker.api("GET", "/api/v1/health")).headers, 600);
   });
 
   it("are on a configuration error too, without guessing an HSTS max-age", async () => {
-    const call = workerWithEnv({ HSTS_MAX_AGE: "-1" });
-    const response = await call("GET", "/api/v1/health");
+    const worker = testWorker({ env: { HSTS_MAX_AGE: "-1" } });
+    const response = await worker.api("GET", "/api/v1/health");
     expect(response.status).toBe(500);
     expect(response.body.error.code).toBe("CONFIGURATION_ERROR");
     expect(response.headers.get("Strict-Transport-Security")).toBeNull();
@@ -69,12 +68,12 @@ describe("CORS", () => {
   });
 
   it("gives every origin of a multi-origin CORS_ORIGINS its own echo", async () => {
-    const call = workerWithEnv({ CORS_ORIGINS: "https://app.example.com, https://admin.example.com" });
+    const worker = testWorker({ env: { CORS_ORIGINS: "https://app.example.com, https://admin.example.com" } });
     for (const origin of ["https://app.example.com", "https://admin.example.com"]) {
-      const response = await call("GET", "/api/v1/health", { headers: { origin } });
+      const response = await worker.api("GET", "/api/v1/health", undefined, { origin });
       expect(response.headers.get("Access-Control-Allow-Origin")).toBe(origin);
     }
-    const unlisted = await call("GET", "/api/v1/health", { headers: { origin: ORIGIN } });
+    const unlisted = await worker.api("GET", "/api/v1/health", undefined, { origin: ORIGIN });
     expect(unlisted.headers.get("Access-Control-Allow-Origin")).toBeNull();
   });
 
@@ -144,7 +143,7 @@ describe("request bodies", () => {
       duplex: "half",
     } as RequestInit);
     expect(request.headers.get("content-length")).toBeNull();
-    const response = await exports.default.fetch(request);
+    const response = await testWorker().fetch(request);
     expect(response.status).toBe(413);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
   });
@@ -240,7 +239,7 @@ describe("request bodies", () => {
       body: endless,
       duplex: "half",
     } as RequestInit);
-    const response = await exports.default.fetch(request);
+    const response = await testWorker().fetch(request);
     expect(response.status).toBe(401);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
   });

@@ -1,11 +1,9 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import dashboard from "../docs/grafana-dashboard.json";
-import { app } from "../src/app";
 import { DURATION_BUCKETS } from "../src/metrics/operator-metrics";
 import { api } from "./support/api";
-import { appWithEnv } from "./support/app-with-env";
 import { admin } from "./support/management";
+import { testWorker } from "./support/test-worker";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -15,15 +13,9 @@ const SQL_API = `https://api.cloudflare.com/client/v4/accounts/${ACCOUNT_ID}/ana
 
 /** GET the metrics endpoint of the real app, run with these variables (and the test's admin key). */
 async function scrape(overrides: Record<string, unknown>, query = "", headers: Record<string, string> = admin) {
-  const { env } = appWithEnv(overrides);
-  const ctx = createExecutionContext();
-  const response = await app.fetch(
+  return testWorker({ env: overrides }).fetch(
     new Request(`http://localhost:8787/api/v1/admin/metrics${query}`, { headers }),
-    env,
-    ctx,
   );
-  await waitOnExecutionContext(ctx);
-  return response;
 }
 
 const configured = { CF_ACCOUNT_ID: ACCOUNT_ID, ANALYTICS_API_TOKEN: TOKEN };

@@ -6,8 +6,8 @@ import { tags } from "../src/http/openapi";
 import * as responses from "../src/http/response-schemas";
 import { apiReferencePolicy } from "../src/routes/api-reference";
 import { type ApiResponse, api, bearer, signUp, uniqueUsername } from "./support/api";
-import { appWithEnv } from "./support/app-with-env";
 import { admin } from "./support/management";
+import { testWorker } from "./support/test-worker";
 
 type Schema = { type?: string; enum?: string[]; properties?: Record<string, Schema>; required?: string[] } & Record<
   string,
@@ -246,9 +246,9 @@ describe("the API reference page at /api/v1/docs", () => {
   });
 
   it("serves the page with the security headers and a policy that allows only its own scripts", async () => {
-    const { env } = appWithEnv({ API_DOCS: "true" });
-    const { app: worker } = await import("../src/app");
-    const response = await worker.fetch(new Request("http://localhost:8787/api/v1/docs"), env);
+    const response = await testWorker({ env: { API_DOCS: "true" } }).fetch(
+      new Request("http://localhost:8787/api/v1/docs"),
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/html/);
     expect(response.headers.get("content-security-policy")).toBe(apiReferencePolicy);

@@ -2,11 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, ORIGIN, registrationOptions, signIn, signUp, uniqueUsername } from "./support/api";
-import { appWithEnv } from "./support/app-with-env";
-import { workerWithEnv } from "./support/worker-with-env";
+import { type TestWorker, testWorker } from "./support/test-worker";
 
 /** Sign-up through an app run with the given settings, from a page on `origin`. */
-async function signUpFrom(app: ReturnType<typeof appWithEnv>, origin: string) {
+async function signUpFrom(app: TestWorker, origin: string) {
   const authenticator = await SoftAuthenticator.create();
   const username = uniqueUsername("origin");
   const options = await app.api("POST", "/api/v1/registration/challenge", { username });
@@ -23,7 +22,7 @@ async function accountExists(username: string): Promise<boolean> {
 }
 
 describe("RP_ORIGINS http://localhost:* (local development on any port)", () => {
-  const anyPort = appWithEnv({ RP_ID: "localhost", RP_ORIGINS: "http://localhost:*" });
+  const anyPort = testWorker({ env: { RP_ID: "localhost", RP_ORIGINS: "http://localhost:*" } });
 
   it("accepts a sign-up from another port, and a sign-in from yet another one", async () => {
     const { authenticator, username, verified } = await signUpFrom(anyPort, "http://localhost:8931");
@@ -51,8 +50,8 @@ describe("RP_ORIGINS http://localhost:* (local development on any port)", () => 
   });
 
   it("is a configuration error with any RP ID other than localhost", async () => {
-    const call = workerWithEnv({ RP_ID: "example.com", RP_ORIGINS: "https://example.com,http://localhost:*" });
-    const response = await call("POST", "/api/v1/registration/challenge", { body: { username: uniqueUsername() } });
+    const worker = testWorker({ env: { RP_ID: "example.com", RP_ORIGINS: "https://example.com,http://localhost:*" } });
+    const response = await worker.api("POST", "/api/v1/registration/challenge", { username: uniqueUsername() });
     expect(response.status).toBe(500);
     expect(response.body.error.code).toBe("CONFIGURATION_ERROR");
     expect(response.body.error.details).toEqual({ variables: ["RP_ORIGINS"] });
@@ -60,8 +59,8 @@ describe("RP_ORIGINS http://localhost:* (local development on any port)", () => 
   });
 
   it("is not accepted in CORS_ORIGINS, which lists exact origins only", async () => {
-    const call = workerWithEnv({ CORS_ORIGINS: "http://localhost:*" });
-    const response = await call("GET", "/api/v1/health");
+    const worker = testWorker({ env: { CORS_ORIGINS: "http://localhost:*" } });
+    const response = await worker.api("GET", "/api/v1/health");
     expect(response.status).toBe(500);
     expect(response.body.error.details).toEqual({ variables: ["CORS_ORIGINS"] });
   });

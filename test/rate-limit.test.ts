@@ -5,7 +5,7 @@ import { clientKey, clientOf } from "../src/http/client-address";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { ORIGIN, signUp, uniqueUsername } from "./support/api";
 import { captureLogLines } from "./support/log-lines";
-import { freshIPv4, freshIPv6Prefix, workerWithEnv } from "./support/worker-with-env";
+import { freshIPv4, freshIPv6Prefix, testWorker } from "./support/test-worker";
 
 const OPTIONS = "/api/v1/authentication/challenge";
 const VERIFY = "/api/v1/authentication/verify";
@@ -32,16 +32,16 @@ async function letTimePass(ip: string, seconds: number) {
 
 describe("per-client sliding-window limit", () => {
   it("lets the default 100 requests per 60 s through and answers the 101st with a 429 envelope and headers", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "100", RATE_LIMIT_WINDOW_SECONDS: "60" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "100", RATE_LIMIT_WINDOW_SECONDS: "60" } });
     const ip = freshIPv4();
     for (let i = 1; i <= 100; i++) {
-      const response = await call("POST", OPTIONS, { ip, body: {} });
+      const response = await worker.at(ip).api("POST", OPTIONS, {});
       expect(response.status).toBe(200);
       expect(response.headers.get("RateLimit-Policy")).toBe('"options";q=100;w=60');
       expect(response.headers.get("RateLimit")).toMatch(new RegExp(`^"options";r=${100 - i};t=\\d+$`));
     }
 
-    const refused = await call("POST", OPTIONS, { ip, body: {} });
+    const refused = await worker.at(ip).api("POST", OPTIONS, {});
     expect(refused.status).toBe(429);
     expect(refused.body).toMatchObject({
       status: "error",
@@ -63,44 +63,44 @@ describe("per-client sliding-window limit", () => {
   }, 60_000);
 
   it("lets the client in again once the window has passed, and not before", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "3", RATE_LIMIT_WINDOW_SECONDS: "60" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "3", RATE_LIMIT_WINDOW_SECONDS: "60" } });
     const ip = freshIPv4();
-    for (let i = 0; i < 3; i++) expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(200);
-    expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(429);
+    for (let i = 0; i < 3; i++) expect((await worker.at(ip).api("POST", OPTIONS, {})).status).toBe(200);
+    expect((await worker.at(ip).api("POST", OPTIONS, {})).status).toBe(429);
 
     await letTimePass(ip, 30);
-    expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(429);
+    expect((await worker.at(ip).api("POST", OPTIONS, {})).status).toBe(429);
 
     await letTimePass(ip, 30);
-    const again = await call("POST", OPTIONS, { ip, body: {} });
+    const again = await worker.at(ip).api("POST", OPTIONS, {});
     expect(again.status).toBe(200);
     expect(again.headers.get("RateLimit")).toMatch(/^"options";r=2;t=\d+$/);
   });
 
   it("counts every address in one IPv6 /64 together, and other /64s apart", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "2" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "2" } });
     const prefix = freshIPv6Prefix();
-    expect((await call("POST", OPTIONS, { ip: `${prefix}::1`, body: {} })).status).toBe(200);
-    expect((await call("POST", OPTIONS, { ip: `${prefix}:ffff:ffff:ffff:fffe`, body: {} })).status).toBe(200);
+    expect((await worker.at(`${prefix}::1`).api("POST", OPTIONS, {})).status).toBe(200);
+    expect((await worker.at(`${prefix}:ffff:ffff:ffff:fffe`).api("POST", OPTIONS, {})).status).toBe(200);
     // Same /64, written long-hand with leading zeros.
     const [, , a, b] = prefix.split(":");
     const longHand = `2001:0db8:${a?.padStart(4, "0")}:${b?.padStart(4, "0")}:0000:0000:0000:abcd`;
-    expect((await call("POST", OPTIONS, { ip: longHand, body: {} })).status).toBe(429);
+    expect((await worker.at(longHand).api("POST", OPTIONS, {})).status).toBe(429);
 
     const neighbour = `2001:db8:${a}:${(Number.parseInt(b ?? "0", 16) ^ 1).toString(16)}::1`;
-    expect((await call("POST", OPTIONS, { ip: neighbour, body: {} })).status).toBe(200);
+    expect((await worker.at(neighbour).api("POST", OPTIONS, {})).status).toBe(200);
   });
 
   it("counts a whole IPv6 /48 too, at RATE_LIMIT_IPV6_48_FACTOR times the /64 budget, apart from other /48s", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "2", RATE_LIMIT_IPV6_48_FACTOR: "3" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "2", RATE_LIMIT_IPV6_48_FACTOR: "3" } });
     const network = freshIPv6Prefix().split(":").slice(0, 3).join(":");
     const subnet = (n: number) => `${network}:${n.toString(16)}::1`;
     // Three /64s of one /48 use up their own budgets (2 each) and so the /48's (6).
     for (let n = 0; n < 3; n++) {
-      for (let i = 0; i < 2; i++) expect((await call("POST", OPTIONS, { ip: subnet(n), body: {} })).status).toBe(200);
+      for (let i = 0; i < 2; i++) expect((await worker.at(subnet(n)).api("POST", OPTIONS, {})).status).toBe(200);
     }
     // A fourth /64 of the same /48 has its own budget left, but the /48 has none.
-    const refused = await call("POST", OPTIONS, { ip: subnet(3), body: {} });
+    const refused = await worker.at(subnet(3)).api("POST", OPTIONS, {});
     expect(refused.status).toBe(429);
     expect(refused.body.error.details).toMatchObject({ limit: 6 });
     expect(refused.headers.get("RateLimit-Policy")).toBe('"options";q=2;w=60, "options/48";q=6;w=60');
@@ -108,100 +108,100 @@ describe("per-client sliding-window limit", () => {
     // The next /48 over is counted apart.
     const [, , third] = network.split(":");
     const otherNetwork = `2001:db8:${(Number.parseInt(third ?? "0", 16) ^ 1).toString(16)}`;
-    expect((await call("POST", OPTIONS, { ip: `${otherNetwork}:3::1`, body: {} })).status).toBe(200);
+    expect((await worker.at(`${otherNetwork}:3::1`).api("POST", OPTIONS, {})).status).toBe(200);
   });
 
   it("gives a /48 sixteen /64 budgets by default", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "1" } });
     const network = freshIPv6Prefix().split(":").slice(0, 3).join(":");
     for (let n = 0; n < 16; n++) {
-      expect((await call("POST", OPTIONS, { ip: `${network}:${n.toString(16)}::1`, body: {} })).status).toBe(200);
+      expect((await worker.at(`${network}:${n.toString(16)}::1`).api("POST", OPTIONS, {})).status).toBe(200);
     }
-    expect((await call("POST", OPTIONS, { ip: `${network}:ff::1`, body: {} })).status).toBe(429);
+    expect((await worker.at(`${network}:ff::1`).api("POST", OPTIONS, {})).status).toBe(429);
   });
 
   it("counts IPv4 addresses one by one, and an IPv4-mapped IPv6 address as its IPv4 address", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "1" } });
     const ip = freshIPv4();
-    expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(200);
-    expect((await call("POST", OPTIONS, { ip: `::ffff:${ip}`, body: {} })).status).toBe(429);
+    expect((await worker.at(ip).api("POST", OPTIONS, {})).status).toBe(200);
+    expect((await worker.at(`::ffff:${ip}`).api("POST", OPTIONS, {})).status).toBe(429);
     const [a, b, c, d] = ip.split(".").map(Number);
-    expect((await call("POST", OPTIONS, { ip: `${a}.${b}.${c}.${(d ?? 0) + 1}`, body: {} })).status).toBe(200);
+    expect((await worker.at(`${a}.${b}.${c}.${(d ?? 0) + 1}`).api("POST", OPTIONS, {})).status).toBe(200);
   });
 
   it("puts requests without a usable CF-Connecting-IP into one shared bucket", async () => {
     // A long window keeps this test's own entries counted whatever else uses the bucket.
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "2", RATE_LIMIT_WINDOW_SECONDS: "86400" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "2", RATE_LIMIT_WINDOW_SECONDS: "86400" } });
     let allowed = 0;
-    while ((await call("POST", OPTIONS, { body: {} })).status === 200) {
+    while ((await worker.api("POST", OPTIONS, {})).status === 200) {
       allowed++;
       expect(allowed).toBeLessThanOrEqual(2);
     }
-    expect((await call("POST", OPTIONS, { body: {}, ip: "not-an-address" })).status).toBe(429);
-    expect((await call("POST", OPTIONS, { body: {}, ip: "" })).status).toBe(429);
-    expect((await call("POST", OPTIONS, { body: {}, ip: freshIPv4() })).status).toBe(200);
+    expect((await worker.at("not-an-address").api("POST", OPTIONS, {})).status).toBe(429);
+    expect((await worker.at("").api("POST", OPTIONS, {})).status).toBe(429);
+    expect((await worker.at(freshIPv4()).api("POST", OPTIONS, {})).status).toBe(200);
   });
 });
 
 describe("route groups", () => {
   it("gives verify calls their own, stricter budget, apart from options and the rest of the API", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "5", RATE_LIMIT_VERIFY_REQUESTS: "2" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "5", RATE_LIMIT_VERIFY_REQUESTS: "2" } });
     const ip = freshIPv4();
     for (let i = 0; i < 2; i++) {
-      const verify = await call("POST", VERIFY, { ip, body: {} });
+      const verify = await worker.at(ip).api("POST", VERIFY, {});
       expect(verify.status).toBe(400); // refused by validation, but counted
       expect(verify.headers.get("RateLimit-Policy")).toBe('"verify";q=2;w=60');
     }
-    const third = await call("POST", "/api/v1/registration/verify", { ip, body: {} });
+    const third = await worker.at(ip).api("POST", "/api/v1/registration/verify", {});
     expect(third.status).toBe(429);
     expect(third.headers.get("RateLimit")).toMatch(/^"verify";r=0;t=\d+$/);
 
-    const options = await call("POST", OPTIONS, { ip, body: {} });
+    const options = await worker.at(ip).api("POST", OPTIONS, {});
     expect(options.status).toBe(200);
     expect(options.headers.get("RateLimit")).toMatch(/^"options";r=4;t=\d+$/);
-    const other = await call("GET", "/api/v1/no-such-route", { ip });
+    const other = await worker.at(ip).api("GET", "/api/v1/no-such-route");
     expect(other.status).toBe(404);
     expect(other.headers.get("RateLimit-Policy")).toBe('"api";q=5;w=60');
   });
 
   it("never limits or counts the health check and /.well-known", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "1" } });
     const ip = freshIPv4();
     for (let i = 0; i < 3; i++) {
-      const health = await call("GET", "/api/v1/health", { ip });
+      const health = await worker.at(ip).api("GET", "/api/v1/health");
       expect(health.status).toBe(200);
       expect(health.headers.get("RateLimit")).toBeNull();
-      expect((await call("GET", "/.well-known/jwks.json", { ip })).status).toBe(200);
+      expect((await worker.at(ip).api("GET", "/.well-known/jwks.json")).status).toBe(200);
     }
-    expect((await call("POST", OPTIONS, { ip, body: {} })).status).toBe(200);
+    expect((await worker.at(ip).api("POST", OPTIONS, {})).status).toBe(200);
   });
 
   // The verdict arrives together with the challenge's spend (one wait on the edge); a refusal
   // gives the challenge back, so it changes nothing.
   it("a refused verify leaves its challenge usable", async () => {
     const user = await signUp();
-    const call = workerWithEnv({ RATE_LIMIT_VERIFY_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_VERIFY_REQUESTS: "1" } });
     const ip = freshIPv4();
-    const options = await call("POST", OPTIONS, { ip, body: { username: user.username } });
+    const options = await worker.at(ip).api("POST", OPTIONS, { username: user.username });
     const credential = await user.authenticator.assert(options.body.data, { origin: ORIGIN });
 
-    expect((await call("POST", VERIFY, { ip, body: {} })).status).toBe(400);
-    expect((await call("POST", VERIFY, { ip, body: { credential } })).status).toBe(429);
+    expect((await worker.at(ip).api("POST", VERIFY, {})).status).toBe(400);
+    expect((await worker.at(ip).api("POST", VERIFY, { credential })).status).toBe(429);
 
     await letTimePass(ip, 60);
-    const verified = await call("POST", VERIFY, { ip, body: { credential } });
+    const verified = await worker.at(ip).api("POST", VERIFY, { credential });
     expect(verified.status).toBe(200);
     expect(verified.body.data.userId).toBe(user.userId);
   });
   it("a refused sign-up verify creates nothing, records no attempt, and leaves its challenge usable", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_VERIFY_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_VERIFY_REQUESTS: "1" } });
     const ip = freshIPv4();
     const username = uniqueUsername("limited");
-    const options = await call("POST", "/api/v1/registration/challenge", { ip, body: { username } });
+    const options = await worker.at(ip).api("POST", "/api/v1/registration/challenge", { username });
     const credential = await (await SoftAuthenticator.create()).register(options.body.data, { origin: ORIGIN });
-    expect((await call("POST", VERIFY, { ip, body: {} })).status).toBe(400);
+    expect((await worker.at(ip).api("POST", VERIFY, {})).status).toBe(400);
 
-    const refused = await call("POST", "/api/v1/registration/verify", { ip, body: { credential } });
+    const refused = await worker.at(ip).api("POST", "/api/v1/registration/verify", { credential });
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe("RATE_LIMIT_EXCEEDED");
     const row = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE username = ?")
@@ -211,30 +211,30 @@ describe("route groups", () => {
     expect(records().filter((r) => r.event === "registration_attempt")).toEqual([]);
 
     await letTimePass(ip, 60);
-    expect((await call("POST", "/api/v1/registration/verify", { ip, body: { credential } })).status).toBe(201);
+    expect((await worker.at(ip).api("POST", "/api/v1/registration/verify", { credential })).status).toBe(201);
   });
 
   it("answers 429, not the ceremony's own refusal, when the limiter refused a bad verify", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_VERIFY_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_VERIFY_REQUESTS: "1" } });
     const ip = freshIPv4();
     const user = await signUp();
-    const options = await call("POST", OPTIONS, { ip, body: {} });
+    const options = await worker.at(ip).api("POST", OPTIONS, {});
     const credential = await user.authenticator.assert(options.body.data, { origin: ORIGIN });
-    expect((await call("POST", VERIFY, { ip, body: {} })).status).toBe(400);
+    expect((await worker.at(ip).api("POST", VERIFY, {})).status).toBe(400);
     const tampered = { ...credential, response: { ...credential.response, clientDataJSON: "e30" } };
     for (const body of [{ credential: tampered }, { credential }]) {
-      expect((await call("POST", VERIFY, { ip, body })).status).toBe(429);
+      expect((await worker.at(ip).api("POST", VERIFY, body)).status).toBe(429);
     }
     expect(records().filter((r) => r.event === "authentication_attempt")).toEqual([]);
   });
 
   it("answers 429 to self-service reads past the limit (the session read and the verdict run together)", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "1" } });
     const ip = freshIPv4();
     const user = await signUp();
     const headers = { authorization: `Bearer ${user.token}` };
-    expect((await call("GET", "/api/v1/me", { ip, headers })).status).toBe(200);
-    const refused = await call("GET", "/api/v1/credentials", { ip, headers });
+    expect((await worker.at(ip).api("GET", "/api/v1/me", undefined, headers)).status).toBe(200);
+    const refused = await worker.at(ip).api("GET", "/api/v1/credentials", undefined, headers);
     expect(refused.status).toBe(429);
     expect(refused.body.data).toBeUndefined();
   });
@@ -242,11 +242,11 @@ describe("route groups", () => {
 
 describe("audit and storage", () => {
   it("records a rate_limited security event naming the group and the client's /64", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "1" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "1" } });
     const prefix = freshIPv6Prefix();
-    await call("POST", OPTIONS, { ip: `${prefix}::7`, body: {} });
+    await worker.at(`${prefix}::7`).api("POST", OPTIONS, {});
     expect(records().some((r) => r.event === "rate_limited")).toBe(false);
-    await call("POST", OPTIONS, { ip: `${prefix}::8`, body: {} });
+    await worker.at(`${prefix}::8`).api("POST", OPTIONS, {});
     const event = records().find((r) => r.event === "rate_limited");
     expect(event).toMatchObject({
       type: "security_event",
@@ -259,9 +259,9 @@ describe("audit and storage", () => {
   });
 
   it("forgets a client that went quiet: the cleanup alarm leaves no storage behind", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "5" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "5" } });
     const ip = freshIPv4();
-    await call("POST", OPTIONS, { ip, body: {} });
+    await worker.at(ip).api("POST", OPTIONS, {});
     const stub = limiterOf(ip);
     expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).not.toBeNull();
 
@@ -272,7 +272,7 @@ describe("audit and storage", () => {
     );
     expect(tables).toEqual([]);
 
-    const again = await call("POST", OPTIONS, { ip, body: {} });
+    const again = await worker.at(ip).api("POST", OPTIONS, {});
     expect(again.status).toBe(200);
     expect(again.headers.get("RateLimit")).toMatch(/^"options";r=4;/);
     await letTimePass(ip, 60);
@@ -280,16 +280,16 @@ describe("audit and storage", () => {
   });
 
   it("schedules a new cleanup alarm when a forgotten client comes back", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_REQUESTS: "5" });
+    const worker = testWorker({ env: { RATE_LIMIT_REQUESTS: "5" } });
     const ip = freshIPv4();
     const stub = limiterOf(ip);
     const alarm = () => runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
-    await call("POST", OPTIONS, { ip, body: {} });
+    await worker.at(ip).api("POST", OPTIONS, {});
     await letTimePass(ip, 60);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await alarm()).toBeNull();
 
-    await call("POST", OPTIONS, { ip, body: {} });
+    await worker.at(ip).api("POST", OPTIONS, {});
     expect(await alarm()).toBeGreaterThan(Date.now());
     await letTimePass(ip, 60);
     await runDurableObjectAlarm(stub);
@@ -308,8 +308,8 @@ describe("limiter faults", () => {
 
   it("fail-closed (the default): answers 503 with Retry-After, does not run the route, and logs the fault", async () => {
     expect(env.RATE_LIMIT_ON_ERROR).toBe("closed");
-    const call = workerWithEnv(broken);
-    const response = await call("POST", OPTIONS, { ip: freshIPv4(), body: {} });
+    const worker = testWorker({ env: broken });
+    const response = await worker.at(freshIPv4()).api("POST", OPTIONS, {});
     expect(response.status).toBe(503);
     expect(response.body).toMatchObject({ status: "error", error: { code: "SERVICE_UNAVAILABLE" } });
     expect(response.headers.get("Retry-After")).toBe("5");
@@ -325,15 +325,15 @@ describe("limiter faults", () => {
   });
 
   it("fail-closed also covers a missing binding", async () => {
-    const call = workerWithEnv({ RATE_LIMITER: undefined });
-    const response = await call("POST", OPTIONS, { ip: freshIPv4(), body: {} });
+    const worker = testWorker({ env: { RATE_LIMITER: undefined } });
+    const response = await worker.at(freshIPv4()).api("POST", OPTIONS, {});
     expect(response.status).toBe(503);
     expect(records()).toContainEqual(expect.objectContaining({ event: "rate_limiter_fault", reason: "fail_closed" }));
   });
 
   it("fail-open: lets the request through, and still logs the fault", async () => {
-    const call = workerWithEnv({ ...broken, RATE_LIMIT_ON_ERROR: "open" });
-    const response = await call("POST", OPTIONS, { ip: freshIPv4(), body: {} });
+    const worker = testWorker({ env: { ...broken, RATE_LIMIT_ON_ERROR: "open" } });
+    const response = await worker.at(freshIPv4()).api("POST", OPTIONS, {});
     expect(response.status).toBe(200);
     expect(typeof response.body.data.challenge).toBe("string");
     expect(response.headers.get("RateLimit")).toBeNull();
@@ -348,8 +348,8 @@ describe("limiter faults", () => {
   });
 
   it("refuses a fail mode it does not know, naming the variable", async () => {
-    const call = workerWithEnv({ RATE_LIMIT_ON_ERROR: "maybe" });
-    const response = await call("POST", OPTIONS, { ip: freshIPv4(), body: {} });
+    const worker = testWorker({ env: { RATE_LIMIT_ON_ERROR: "maybe" } });
+    const response = await worker.at(freshIPv4()).api("POST", OPTIONS, {});
     expect(response.status).toBe(500);
     expect(response.body.error).toMatchObject({
       code: "CONFIGURATION_ERROR",

@@ -1,8 +1,7 @@
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { relatedOriginsDocument } from "../src/ceremonies/related-origins";
 import { api } from "./support/api";
-import { workerWithEnv } from "./support/worker-with-env";
+import { testWorker } from "./support/test-worker";
 
 describe("GET /.well-known/webauthn", () => {
   it("answers 404 when every origin is the RP ID itself (the default configuration)", async () => {
@@ -12,11 +11,13 @@ describe("GET /.well-known/webauthn", () => {
   });
 
   it("serves the web origins as the bare document browsers fetch when they span several domains", async () => {
-    const call = workerWithEnv({
-      RP_ID: "example.com",
-      RP_ORIGINS: "https://example.com, https://example.co.uk, https://shop.example.de, android:apk-key-hash:abc123",
+    const worker = testWorker({
+      env: {
+        RP_ID: "example.com",
+        RP_ORIGINS: "https://example.com, https://example.co.uk, https://shop.example.de, android:apk-key-hash:abc123",
+      },
     });
-    const response = await call("GET", "/.well-known/webauthn");
+    const response = await worker.api("GET", "/.well-known/webauthn");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
     expect(response.headers.get("cache-control")).toBe("public, max-age=300");
@@ -26,15 +27,17 @@ describe("GET /.well-known/webauthn", () => {
   });
 
   it("answers 404 when the other origins are all under the RP ID", async () => {
-    const call = workerWithEnv({
-      RP_ID: "example.com",
-      RP_ORIGINS: "https://example.com,https://login.example.com,https://a.b.example.com:8443,android:apk-key-hash:x",
+    const worker = testWorker({
+      env: {
+        RP_ID: "example.com",
+        RP_ORIGINS: "https://example.com,https://login.example.com,https://a.b.example.com:8443,android:apk-key-hash:x",
+      },
     });
-    expect((await call("GET", "/.well-known/webauthn")).status).toBe(404);
+    expect((await worker.api("GET", "/.well-known/webauthn")).status).toBe(404);
   });
 
   it("is not rate limited, like the other well-known documents", async () => {
-    const response = await exports.default.fetch(new Request("http://localhost:8787/.well-known/webauthn"));
+    const response = await testWorker().fetch(new Request("http://localhost:8787/.well-known/webauthn"));
     expect(response.headers.get("ratelimit")).toBeNull();
   });
 });

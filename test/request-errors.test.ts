@@ -1,8 +1,7 @@
-import { createExecutionContext } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { app } from "../src/app";
 import { api, assertion, signUp } from "./support/api";
+import { testWorker } from "./support/test-worker";
 
 const endpoints = [
   "/api/v1/registration/challenge",
@@ -98,7 +97,7 @@ describe("configuration errors", () => {
       headers: { "content-type": "application/json" },
       body: "{}",
     });
-    const response = await app.fetch(request, { ...env, ...overrides }, createExecutionContext());
+    const response = await testWorker({ env: overrides }).fetch(request);
     return {
       status: response.status,
       body: (await response.json()) as { error: { code: string; message: string; details?: { variables: string[] } } },
@@ -126,7 +125,7 @@ describe("configuration errors", () => {
   });
 
   it("keeps serving with the real configuration", async () => {
-    const response = await exports.default.fetch(new Request("http://localhost:8787/api/v1/health"));
+    const response = await testWorker().fetch(new Request("http://localhost:8787/api/v1/health"));
     expect(response.status).toBe(200);
   });
 });

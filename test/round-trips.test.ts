@@ -1,18 +1,16 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { parseRoundTrips, type RoundTrips } from "../src/observability/storage-round-trips";
+import { parseRoundTrips, type RoundTrips } from "../bench/instrumentation/storage-round-trips";
 import { type AuthenticatorOptions, SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { type ApiResponse, ORIGIN, uniqueUsername } from "./support/api";
-import { appWithEnv } from "./support/app-with-env";
-import { workerWithEnv } from "./support/worker-with-env";
+import { testWorker } from "./support/test-worker";
 
-// Storage round trips per endpoint, as counted by BENCH_INSTRUMENTATION (the counts
-// `npm run bench` reports). On the edge each one can cost tens of milliseconds, so these
-// are budgets: a change that adds one, or makes two calls wait one after the other that
+// Storage round trips per endpoint, counted over wrapped bindings the way `npm run bench`
+// counts them (bench/instrumentation/). On the edge each one can cost tens of milliseconds, so
+// these are budgets: a change that adds one, or makes two calls wait one after the other that
 // waited together, fails here. Counts only; times are never asserted.
-const instrumented = appWithEnv({ BENCH_INSTRUMENTATION: "true" });
-const plain = appWithEnv({ BENCH_INSTRUMENTATION: "false" });
-const withToken = workerWithEnv({ BENCH_INSTRUMENTATION: "true" });
+const instrumented = testWorker({ countRoundTrips: true });
+const plain = testWorker();
 
 function roundTrips(response: ApiResponse): RoundTrips {
   const counts = parseRoundTrips(response.headers.get("server-timing"));
@@ -53,7 +51,7 @@ async function signInTrips(authenticator: SoftAuthenticator, username: string | 
 }
 
 // The budgets of issue 10, in waits: each is a network round trip on the edge.
-describe("storage waits per ceremony (BENCH_INSTRUMENTATION)", () => {
+describe("storage waits per ceremony (counted as the bench counts them)", () => {
   it("sign-in with a synced passkey: 1 wait for options, 1 for verify (last use recorded after the answer)", async () => {
     const { username, authenticator, verified: signedUp } = await register(instrumented.api, synced);
     const { options, verified } = await signInTrips(authenticator, username);
@@ -104,10 +102,10 @@ describe("storage waits per ceremony (BENCH_INSTRUMENTATION)", () => {
   it("adding a passkey with a session token: options 1 wait, verify 2 (one conditional insert), 3 in all", async () => {
     const { username, verified } = await register();
     const headers = { authorization: `Bearer ${verified.body.data.token}` };
-    const options = await withToken("POST", "/api/v1/registration/challenge", { body: { username }, headers });
+    const options = await instrumented.api("POST", "/api/v1/registration/challenge", { username }, headers);
     expect(options.status).toBe(200);
     const credential = await (await SoftAuthenticator.create()).register(options.body.data, { origin: ORIGIN });
-    const added = await withToken("POST", "/api/v1/registration/verify", { body: { credential } });
+    const added = await instrumented.api("POST", "/api/v1/registration/verify", { credential });
     expect(added.status).toBe(201);
     // The session's read (account and passkeys) together with the limiter.
     expect(roundTrips(options)).toEqual(trips(1, 0, 1, 0, 1));
@@ -119,7 +117,7 @@ describe("storage waits per ceremony (BENCH_INSTRUMENTATION)", () => {
     const { verified } = await register();
     const headers = { authorization: `Bearer ${verified.body.data.token}` };
     for (const path of ["/api/v1/credentials", "/api/v1/me"]) {
-      const response = await withToken("GET", path, { headers });
+      const response = await instrumented.api("GET", path, undefined, headers);
       expect(response.status).toBe(200);
       expect(roundTrips(response)).toEqual(trips(1, 0, 1, 0, 1));
     }
@@ -153,12 +151,12 @@ describe("storage waits per ceremony (BENCH_INSTRUMENTATION)", () => {
   it("sign-out: the limiter, one D1 read (the session's account) and one D1 write (the revocation)", async () => {
     const { verified } = await register();
     const headers = { authorization: `Bearer ${verified.body.data.token}` };
-    const response = await withToken("DELETE", "/api/v1/session", { headers });
+    const response = await instrumented.api("DELETE", "/api/v1/session", undefined, headers);
     expect(response.status).toBe(200);
     expect(roundTrips(response)).toEqual(trips(1, 0, 1, 1, 3));
   });
 
-  it("is off by default: no Server-Timing header, and the ceremonies work the same", async () => {
+  it("is not in the app: no Server-Timing header without the counting harness, and the ceremonies work the same", async () => {
     const { username, authenticator, options, verified } = await register(plain.api);
     expect(options.headers.get("server-timing")).toBeNull();
     expect(verified.headers.get("server-timing")).toBeNull();

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { api, bearer, ORIGIN, signIn, signUp } from "./support/api";
-import { workerWithEnv } from "./support/worker-with-env";
+import { testWorker } from "./support/test-worker";
 
 describe("session tokens", () => {
   it("publishes the signing key at /.well-known/jwks.json with a kid", async () => {
@@ -60,22 +60,22 @@ describe("session key rotation (SESSION_SIGNING_KEY as a list, newest first)", (
     const beforeRotation = user.token;
 
     // Step 1 publishes the new key while the old one still signs; step 2 signs with the new one.
-    const rotated = workerWithEnv({ SESSION_SIGNING_KEY: `[${next},${old}]` });
-    const jwks = (await rotated("GET", "/.well-known/jwks.json")).body as unknown as { keys: { kid: string }[] };
+    const rotated = testWorker({ env: { SESSION_SIGNING_KEY: `[${next},${old}]` } });
+    const jwks = (await rotated.api("GET", "/.well-known/jwks.json")).body as unknown as { keys: { kid: string }[] };
     expect(jwks.keys).toHaveLength(2);
-    expect((await rotated("GET", "/api/v1/me", { headers: bearer(beforeRotation) })).status).toBe(200);
+    expect((await rotated.api("GET", "/api/v1/me", undefined, bearer(beforeRotation))).status).toBe(200);
 
-    const options = await rotated("POST", "/api/v1/authentication/challenge", { body: { username: user.username } });
+    const options = await rotated.api("POST", "/api/v1/authentication/challenge", { username: user.username });
     const credential = await user.authenticator.assert(options.body.data, { origin: ORIGIN });
-    const signedIn = await rotated("POST", "/api/v1/authentication/verify", { body: { credential } });
+    const signedIn = await rotated.api("POST", "/api/v1/authentication/verify", { credential });
     const afterRotation = signedIn.body.data.token as string;
     expect(decodeProtectedHeader(afterRotation).kid).toBe(jwks.keys[0]?.kid);
     expect(decodeProtectedHeader(beforeRotation).kid).toBe(jwks.keys[1]?.kid);
 
     // Step 3 drops the old key: its tokens are refused, the new key's are not.
-    const done = workerWithEnv({ SESSION_SIGNING_KEY: next });
-    expect((await done("GET", "/api/v1/me", { headers: bearer(beforeRotation) })).status).toBe(401);
-    expect((await done("GET", "/api/v1/me", { headers: bearer(afterRotation) })).status).toBe(200);
+    const done = testWorker({ env: { SESSION_SIGNING_KEY: next } });
+    expect((await done.api("GET", "/api/v1/me", undefined, bearer(beforeRotation))).status).toBe(401);
+    expect((await done.api("GET", "/api/v1/me", undefined, bearer(afterRotation))).status).toBe(200);
   });
 
   it.each([
@@ -83,8 +83,8 @@ describe("session key rotation (SESSION_SIGNING_KEY as a list, newest first)", (
     ["a public key only", JSON.stringify({ kty: "EC", crv: "P-256", x: "AA", y: "AA" })],
     ["a point that is not on the curve", JSON.stringify({ kty: "EC", crv: "P-256", x: "AA", y: "AA", d: "AA" })],
   ])("refuses %s as a CONFIGURATION_ERROR naming SESSION_SIGNING_KEY", async (_case, value) => {
-    const call = workerWithEnv({ SESSION_SIGNING_KEY: value });
-    const response = await call("GET", "/api/v1/health");
+    const worker = testWorker({ env: { SESSION_SIGNING_KEY: value } });
+    const response = await worker.api("GET", "/api/v1/health");
     expect(response.status).toBe(500);
     expect(response.body.error).toMatchObject({
       code: "CONFIGURATION_ERROR",

@@ -7,7 +7,7 @@ import { SessionTokens } from "../src/sessions/session-tokens";
 import { api, bearer, registrationOptions, type SignedUp, signIn, signUp } from "./support/api";
 import { dumpDatabase } from "./support/database-dump";
 import { addPasskey, storedRows, watchSecurityEvents } from "./support/management";
-import { workerWithEnv } from "./support/worker-with-env";
+import { testWorker } from "./support/test-worker";
 
 /** A token from the server's own key, for a session that began `minutesAgo` minutes ago. */
 async function tokenAuthenticatedAgo(user: SignedUp, minutesAgo: number, userVerified = true): Promise<string> {
@@ -154,8 +154,8 @@ describe("step-up for account changes (issue 11, item 4)", () => {
     const recent = await tokenAuthenticatedAgo(user, 4);
     expect((await registrationOptions({ username: user.username }, bearer(recent))).status).toBe(200);
 
-    const lenient = workerWithEnv({ REAUTHENTICATION_WINDOW_SECONDS: "600" });
-    const removed = await lenient("DELETE", `/api/v1/credentials/${second.passkeyId}`, { headers: bearer(old) });
+    const lenient = testWorker({ env: { REAUTHENTICATION_WINDOW_SECONDS: "600" } });
+    const removed = await lenient.api("DELETE", `/api/v1/credentials/${second.passkeyId}`, undefined, bearer(old));
     expect(removed.status).toBe(200);
   });
 

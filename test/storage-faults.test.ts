@@ -5,8 +5,12 @@ import { type AuthenticatorOptions, SoftAuthenticator } from "./authenticator/so
 import { type ApiResponse, bearer, ORIGIN, type SignedUp, signIn, signUp, uniqueUsername } from "./support/api";
 import { captureLogLines } from "./support/log-lines";
 import { admin, type LoggedEvent } from "./support/management";
-import { type Api, appWithFaults, type FaultMode, faultModes, StorageFaults } from "./support/storage-faults";
-import { freshIPv4 } from "./support/worker-with-env";
+import { type FaultMode, faultModes, StorageFaults } from "./support/storage-faults";
+import { type Api, freshIPv4, testWorker } from "./support/test-worker";
+
+/** The app over bindings that fail as `faults` says (the harness's `faults` option). */
+const appWithFaults = (faults: StorageFaults, env?: Partial<Record<keyof Env, string>>): Api =>
+  testWorker({ faults, env }).api;
 
 /*
  * Storage fails on the edge: a D1 query times out, a Durable Object is reset, a write commits

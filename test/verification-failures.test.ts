@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ClientOverrides } from "./authenticator/soft-authenticator";
 import { SoftAuthenticator } from "./authenticator/soft-authenticator";
 import { api, assertion, ORIGIN, registrationOptions, signIn, signUp, uniqueUsername } from "./support/api";
-import { workerWithEnv } from "./support/worker-with-env";
+import { testWorker } from "./support/test-worker";
 
 async function storedCounter(userId: string): Promise<number> {
   const row = await env.DB.prepare("SELECT sign_count FROM credentials WHERE user_id = ?")
@@ -56,26 +56,27 @@ describe("sign-in is refused, identically, when a check fails", () => {
 
   it("refuses sign-in and sign-up without user verification when the server requires it, whatever the client asks", async () => {
     const user = await signUp();
-    const strict = workerWithEnv({ USER_VERIFICATION: "required" });
-    const options = await strict("POST", "/api/v1/authentication/challenge", {
-      body: { username: user.username, userVerification: "discouraged" },
+    const strict = testWorker({ env: { USER_VERIFICATION: "required" } });
+    const options = await strict.api("POST", "/api/v1/authentication/challenge", {
+      username: user.username,
+      userVerification: "discouraged",
     });
     expect(options.body.data.userVerification).toBe("required");
     const withoutUv = await user.authenticator.assert(options.body.data, { origin: ORIGIN, userVerified: false });
-    const refused = await strict("POST", "/api/v1/authentication/verify", { body: { credential: withoutUv } });
+    const refused = await strict.api("POST", "/api/v1/authentication/verify", { credential: withoutUv });
     expect(refused.status).toBe(401);
     expect(refused.body.error.code).toBe("AUTHENTICATION_FAILED");
     // The same passkey with UV passes under the same policy: UV was the one thing missing.
-    const again = await strict("POST", "/api/v1/authentication/challenge", { body: { username: user.username } });
+    const again = await strict.api("POST", "/api/v1/authentication/challenge", { username: user.username });
     const withUv = await user.authenticator.assert(again.body.data, { origin: ORIGIN });
-    expect((await strict("POST", "/api/v1/authentication/verify", { body: { credential: withUv } })).status).toBe(200);
+    expect((await strict.api("POST", "/api/v1/authentication/verify", { credential: withUv })).status).toBe(200);
 
     const username = uniqueUsername();
-    const creation = await strict("POST", "/api/v1/registration/challenge", { body: { username } });
+    const creation = await strict.api("POST", "/api/v1/registration/challenge", { username });
     expect(creation.body.data.authenticatorSelection.userVerification).toBe("required");
     const device = await SoftAuthenticator.create();
     const attestation = await device.register(creation.body.data, { origin: ORIGIN, userVerified: false });
-    const signUpRefused = await strict("POST", "/api/v1/registration/verify", { body: { credential: attestation } });
+    const signUpRefused = await strict.api("POST", "/api/v1/registration/verify", { credential: attestation });
     expect(signUpRefused.status).toBe(400);
     expect(signUpRefused.body.error.code).toBe("REGISTRATION_FAILED");
   });

@@ -52,7 +52,6 @@ describe("parseConfig", () => {
       rateLimit: { requests: 100, windowSeconds: 60, verifyRequests: 30, onError: "closed", ipv6NetworkFactor: 16 },
       corsOrigins: ["http://localhost:8787"],
       reauthenticationWindowSeconds: 300,
-      benchInstrumentation: false,
       conformanceApi: false,
       attestationTrust: { policy: "none", mdsRootCertificate: null, mdsUrl: null, aaguidAllowlist: [] },
       secrets: { adminApiKey: null },

@@ -89,8 +89,6 @@ const settingsSchema = z.object({
   SESSION_TTL_SECONDS: positiveInt(60, 86_400),
   REAUTHENTICATION_WINDOW_SECONDS: positiveInt(30, 86_400).default(300),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
-  // Off unless set: counts storage round trips per request for `npm run bench` (Server-Timing).
-  BENCH_INSTRUMENTATION: z.enum(["true", "false"]).default("false"),
   // FIDO conformance binding (/attestation/*, /assertion/*): a test surface, off unless "true".
   CONFORMANCE_API: z.enum(["true", "false"]).default("false"),
   ATTESTATION_TRUST: z.enum(["none", "mds"]).default("none"),
@@ -183,8 +181,6 @@ function toConfig(v: Settings) {
     /** How recent a verified sign-in must be to add or remove a passkey or delete the account. */
     reauthenticationWindowSeconds: v.REAUTHENTICATION_WINDOW_SECONDS,
     logLevel: v.LOG_LEVEL,
-    /** Count storage round trips per request and report them in Server-Timing (benchmarks only). */
-    benchInstrumentation: v.BENCH_INSTRUMENTATION === "true",
     /** FIDO conformance binding mounted (a test surface: never in production). */
     conformanceApi: v.CONFORMANCE_API === "true",
     /** The API reference page (/api/v1/docs) is served. */

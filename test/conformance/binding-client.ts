@@ -8,7 +8,7 @@ import {
   SoftAuthenticator,
 } from "../authenticator/soft-authenticator";
 import { ORIGIN, uniqueUsername } from "../support/api";
-import { workerWithEnv } from "../support/worker-with-env";
+import { testWorker } from "../support/test-worker";
 
 // biome-ignore lint/suspicious/noExplicitAny: binding bodies are read ad hoc and asserted on.
 type Loose = any;
@@ -19,9 +19,9 @@ type Loose = any;
  * their virtual one.
  */
 export function bindingClient(overrides: Partial<Record<keyof Env, unknown>> = {}) {
-  const call = workerWithEnv({ CONFORMANCE_API: "true", ...overrides });
+  const worker = testWorker({ env: { CONFORMANCE_API: "true", ...overrides } });
   const post = async (path: string, body: unknown): Promise<{ status: number; headers: Headers; body: Loose }> =>
-    call("POST", path, { body });
+    worker.api("POST", path, body);
 
   async function creationOptions(body: Record<string, unknown>) {
     return post("/attestation/options", body);
@@ -99,15 +99,15 @@ export function bindingClient(overrides: Partial<Record<keyof Env, unknown>> = {
     const headers = { authorization: `Bearer ${adminKey}` };
     return {
       loadBlob: (blob: string, source?: string) =>
-        call("PUT", "/api/v1/admin/metadata", { body: source ? { blob, source } : { blob }, headers }),
+        worker.api("PUT", "/api/v1/admin/metadata", source ? { blob, source } : { blob }, headers),
       loadStatements: (statements: unknown[]) =>
-        call("PUT", "/api/v1/admin/metadata/statements", { body: { statements }, headers }),
-      sources: () => call("GET", "/api/v1/admin/metadata", { headers }),
-      remove: (source: string) => call("DELETE", `/api/v1/admin/metadata/${source}`, { headers }),
+        worker.api("PUT", "/api/v1/admin/metadata/statements", { statements }, headers),
+      sources: () => worker.api("GET", "/api/v1/admin/metadata", undefined, headers),
+      remove: (source: string) => worker.api("DELETE", `/api/v1/admin/metadata/${source}`, undefined, headers),
     };
   }
 
-  return { call, post, creationOptions, register, registerWith, getOptions, authenticate, metadataAdmin };
+  return { api: worker.api, post, creationOptions, register, registerWith, getOptions, authenticate, metadataAdmin };
 }
 
 export type BindingResponse = { status: number; body: { status: string; errorMessage: string } };

@@ -36,6 +36,15 @@ function modulus(bits: number) {
 const F4 = new Uint8Array([1, 0, 1]);
 
 const coseKey = (entries: [number, number | Uint8Array][]) => cbor(new Map(entries));
+/** An EC2 key (kty 2) claiming algorithm `alg` on curve `crv`. */
+const ec2Key = (alg: number, crv: number, x: Uint8Array, y: Uint8Array) =>
+  coseKey([
+    [1, 2],
+    [3, alg],
+    [-1, crv],
+    [-2, x],
+    [-3, y],
+  ]);
 const jwkOf = async (algorithm: KeyAlgorithm) => {
   const { keys } = await credentialKey(algorithm);
   const jwk = await crypto.subtle.exportKey("jwk", keys.publicKey);
@@ -124,13 +133,7 @@ describe("credential public keys refused", () => {
       "a P-384 key labelled ES256 (crv P-384)",
       async () => {
         const jwk = await jwkOf("ES384");
-        return coseKey([
-          [1, 2],
-          [3, -7],
-          [-1, 2],
-          [-2, b(jwk.x)],
-          [-3, b(jwk.y)],
-        ]);
+        return ec2Key(-7, 2, b(jwk.x), b(jwk.y));
       },
       "curve_not_algorithm",
     ],
@@ -138,13 +141,7 @@ describe("credential public keys refused", () => {
       "a P-384 key labelled ES256 (crv claimed P-256)",
       async () => {
         const jwk = await jwkOf("ES384");
-        return coseKey([
-          [1, 2],
-          [3, -7],
-          [-1, 1],
-          [-2, b(jwk.x)],
-          [-3, b(jwk.y)],
-        ]);
+        return ec2Key(-7, 1, b(jwk.x), b(jwk.y));
       },
       "coordinate_size",
     ],
@@ -152,13 +149,7 @@ describe("credential public keys refused", () => {
       "a P-256 key labelled ES384",
       async () => {
         const jwk = await jwkOf("ES256");
-        return coseKey([
-          [1, 2],
-          [3, -35],
-          [-1, 1],
-          [-2, b(jwk.x)],
-          [-3, b(jwk.y)],
-        ]);
+        return ec2Key(-35, 1, b(jwk.x), b(jwk.y));
       },
       "curve_not_algorithm",
     ],
@@ -168,13 +159,7 @@ describe("credential public keys refused", () => {
         const jwk = await jwkOf("ES256");
         const y = b(jwk.y);
         y[31] = (y[31] ?? 0) ^ 0x01;
-        return coseKey([
-          [1, 2],
-          [3, -7],
-          [-1, 1],
-          [-2, b(jwk.x)],
-          [-3, y],
-        ]);
+        return ec2Key(-7, 1, b(jwk.x), y);
       },
       "point_not_on_curve",
     ],
@@ -184,13 +169,7 @@ describe("credential public keys refused", () => {
         const jwk = await jwkOf("ES512");
         const x = b(jwk.x);
         x[65] = (x[65] ?? 0) ^ 0x01;
-        return coseKey([
-          [1, 2],
-          [3, -36],
-          [-1, 3],
-          [-2, x],
-          [-3, b(jwk.y)],
-        ]);
+        return ec2Key(-36, 3, x, b(jwk.y));
       },
       "point_not_on_curve",
     ],
@@ -198,13 +177,7 @@ describe("credential public keys refused", () => {
       "an EC2 key labelled RS256",
       async () => {
         const jwk = await jwkOf("ES256");
-        return coseKey([
-          [1, 2],
-          [3, -257],
-          [-1, 1],
-          [-2, b(jwk.x)],
-          [-3, b(jwk.y)],
-        ]);
+        return ec2Key(-257, 1, b(jwk.x), b(jwk.y));
       },
       "kty_not_rsa",
     ],

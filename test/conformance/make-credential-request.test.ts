@@ -137,10 +137,7 @@ describe("Server-ServerPublicKeyCredentialCreationOptions-Req-1", () => {
   });
 
   it("answers non-JSON and wrong content types in the binding's failure shape", async () => {
-    const notJson = await binding.call("POST", "/attestation/options", {
-      body: undefined,
-      headers: { "content-type": "text/plain" },
-    });
+    const notJson = await binding.api("POST", "/attestation/options", undefined, { "content-type": "text/plain" });
     expectFailed(notJson as unknown as BindingResponse, expect);
   });
 });

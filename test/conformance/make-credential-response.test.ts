@@ -3,7 +3,7 @@ import { decode } from "cborg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cbor, concat, type KeyAlgorithm } from "../authenticator/cose";
 import { SoftAuthenticator } from "../authenticator/soft-authenticator";
-import { newKey } from "../support/app-with-env";
+import { newKey } from "../support/test-worker";
 import {
   aaguidBytes,
   bindingClient,

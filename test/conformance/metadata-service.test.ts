@@ -1,13 +1,10 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import type { X509Certificate } from "@peculiar/x509";
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import { CompactSign } from "jose";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
 import { SoftAuthenticator } from "../authenticator/soft-authenticator";
 import { api, bearer, ORIGIN, registrationOptions, uniqueUsername } from "../support/api";
-import { newKey } from "../support/app-with-env";
+import { newKey, testWorker } from "../support/test-worker";
 import {
   aaguidBytes,
   base64Certificate,
@@ -142,7 +139,7 @@ function server(overrides: Record<string, string> = {}) {
   });
   const metadata = binding.metadataAdmin(ADMIN_API_KEY);
   const load = (blob: string, source: string | undefined = uniqueSource(), headers: Record<string, string> = admin) =>
-    binding.call("PUT", "/api/v1/admin/metadata", { body: source ? { blob, source } : { blob }, headers });
+    binding.api("PUT", "/api/v1/admin/metadata", source ? { blob, source } : { blob }, headers);
   /** Loads and insists it was accepted. */
   const loaded = async (blob: string, source = uniqueSource()) => {
     const response = await load(blob, source);
@@ -301,7 +298,7 @@ describe("Server-MDS3", () => {
     ["a bad source name", { blob: "a.b.c", source: "Not A Name" }, "source"],
     ["the statements source's name", { blob: "a.b.c", source: "statements" }, "source"],
   ])("a body with %s is refused as a 4xx", async (_name, body, path) => {
-    const response = await server().call("PUT", "/api/v1/admin/metadata", { body, headers: admin });
+    const response = await server().api("PUT", "/api/v1/admin/metadata", body, admin);
     expect(response.status).toBe(400);
     if (path) expect(response.body.error.details).toContainEqual(expect.objectContaining({ path }));
   });
@@ -381,7 +378,7 @@ describe("BLOB contents", () => {
   it("only the metadata routes take more than 64 KiB", async () => {
     const mds = server();
     const big = { username: "x".repeat(70 * 1024), displayName: "Big" };
-    const response = await mds.call("POST", "/api/v1/registration/challenge", { body: big });
+    const response = await mds.api("POST", "/api/v1/registration/challenge", big);
     expect(response.status).toBe(413);
   });
 });
@@ -429,10 +426,7 @@ describe("loose metadata statements (a test aid: the conformance tool's metadata
     const loaded = await mds.loadStatements([uaf, metadataStatement(crypto.randomUUID())]);
     expect(loaded.body.data).toMatchObject({ entryCount: 1, skippedCount: 1 });
     expect(loaded.body.data.skipped[0].reason).toContain("no aaguid");
-    const refused = await mds.call("PUT", "/api/v1/admin/metadata/statements", {
-      body: { statements: "x" },
-      headers: admin,
-    });
+    const refused = await mds.api("PUT", "/api/v1/admin/metadata/statements", { statements: "x" }, admin);
     expect(refused.status).toBe(400);
     expect(refused.body.error.code).toBe("VALIDATION_ERROR");
   });
@@ -592,11 +586,13 @@ describe("ATTESTATION_TRUST = mds at registration", () => {
     const mds = server();
     const authenticator = await fullAttestation(crypto.randomUUID());
     const username = uniqueUsername("native-mds");
-    const options = await mds.call("POST", "/api/v1/registration/challenge", {
-      body: { username, displayName: username, attestation: "direct" },
+    const options = await mds.api("POST", "/api/v1/registration/challenge", {
+      username,
+      displayName: username,
+      attestation: "direct",
     });
     const credential = await authenticator.register(options.body.data, { origin: ORIGIN });
-    const verified = await mds.call("POST", "/api/v1/registration/verify", { body: { credential } });
+    const verified = await mds.api("POST", "/api/v1/registration/verify", { credential });
     expect(verified.status).toBe(400);
     expect(verified.body.error.code).toBe("REGISTRATION_FAILED");
   });
@@ -632,7 +628,7 @@ describe("AAGUID allow and deny lists", () => {
 
   it("an allow list without ATTESTATION_TRUST = mds is a configuration error naming the variable", async () => {
     const binding = server({ ATTESTATION_TRUST: "none", AAGUID_ALLOWLIST: crypto.randomUUID() });
-    const response = await binding.call("GET", "/api/v1/health");
+    const response = await binding.api("GET", "/api/v1/health");
     expect(response.status).toBe(500);
     expect(response.body.error.code).toBe("CONFIGURATION_ERROR");
     expect(response.body.error.details).toEqual({ variables: ["AAGUID_ALLOWLIST"] });
@@ -642,12 +638,8 @@ describe("AAGUID allow and deny lists", () => {
 describe("scheduled refresh from MDS_URL (the cron trigger)", () => {
   const MDS_URL = "https://mds.test/blob.jwt";
 
-  async function cron() {
-    const patched = { ...env, ATTESTATION_TRUST: "mds", MDS_ROOT_CERT: pem(mdsRoot.root), MDS_URL } as Env;
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), patched, ctx);
-    await waitOnExecutionContext(ctx);
-  }
+  const cron = () =>
+    testWorker({ env: { ATTESTATION_TRUST: "mds", MDS_ROOT_CERT: pem(mdsRoot.root), MDS_URL } }).scheduled();
   const mdsSource = async () =>
     (await server().sources()).body.data.sources.find((source: { source: string }) => source.source === "mds");
   /** An operator-loaded "mds" BLOB whose nextUpdate is today: the refresh is due. */
@@ -709,7 +701,7 @@ describe("scheduled refresh from MDS_URL (the cron trigger)", () => {
   });
 
   it("MDS_URL must be https", async () => {
-    const response = await server({ MDS_URL: "http://mds.test/blob.jwt" }).call("GET", "/api/v1/health");
+    const response = await server({ MDS_URL: "http://mds.test/blob.jwt" }).api("GET", "/api/v1/health");
     expect(response.status).toBe(500);
     expect(response.body.error.details).toEqual({ variables: ["MDS_URL"] });
   });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { newKey } from "../support/app-with-env";
+import { newKey } from "../support/test-worker";
 import {
   aaguidBytes,
   bindingClient,

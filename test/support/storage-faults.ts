@@ -1,9 +1,5 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import { app } from "../../src/app";
-import type { RoundTripKind } from "../../src/observability/round-trip-header";
-import { countedD1, countedNamespace, type RoundTripObserver } from "../../src/observability/storage-round-trips";
-import { type ApiResponse, ORIGIN } from "./api";
+import type { RoundTripKind } from "../../bench/instrumentation/round-trip-header";
+import type { RoundTripObserver } from "../../bench/instrumentation/storage-round-trips";
 
 /**
  * How one storage call fails:
@@ -29,10 +25,11 @@ function storageError(kind: RoundTripKind, call: number): Error {
 
 /**
  * Sees every storage call the app makes through the bindings it hands out (D1 queries and
- * batches, Durable Object stub calls: the round trips of src/observability/storage-round-trips.ts),
+ * batches, Durable Object stub calls: the round trips of bench/instrumentation/storage-round-trips.ts),
  * numbers them from 1 across requests, and makes call `failAt` (or each of several) fail in
  * `mode`. Counting, not a script of expected calls: whatever the code calls, in whatever order,
- * gets walked.
+ * gets walked. The app runs over it as `testWorker({ faults })` (test/support/test-worker.ts);
+ * each request runs to the end of its waitUntil work (a retried write) before the next starts.
  */
 export class StorageFaults implements RoundTripObserver {
   readonly calls: RoundTripKind[] = [];
@@ -61,42 +58,4 @@ export class StorageFaults implements RoundTripObserver {
         return call().then(() => Promise.reject(error));
     }
   }
-
-  /** The app's bindings, wrapped; everything else in the environment as configured (or overridden). */
-  env(overrides: Partial<Record<keyof Env, string>> = {}): Env {
-    return {
-      ...env,
-      ...overrides,
-      DB: countedD1(env.DB, this),
-      CHALLENGES: countedNamespace(env.CHALLENGES, "challenge", this),
-      RATE_LIMITER: countedNamespace(env.RATE_LIMITER, "limiter", this),
-    };
-  }
-}
-
-export type Api = (
-  method: string,
-  path: string,
-  body?: unknown,
-  headers?: Record<string, string>,
-) => Promise<ApiResponse>;
-
-/**
- * The real app over bindings that fail as `faults` says. Each request runs to the end of its
- * waitUntil work (a retried write after the answer) before the next one starts.
- */
-export function appWithFaults(faults: StorageFaults, overrides: Partial<Record<keyof Env, string>> = {}): Api {
-  const patched = faults.env(overrides);
-  return async (method, path, body, headers = {}) => {
-    const request = new Request(`http://localhost:8787${path}`, {
-      method,
-      headers: { origin: ORIGIN, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const ctx = createExecutionContext();
-    const response = await app.fetch(request, patched, ctx);
-    const parsed = await response.json();
-    await waitOnExecutionContext(ctx);
-    return { status: response.status, headers: response.headers, body: parsed as ApiResponse["body"] };
-  };
 }

@@ -1,21 +1,22 @@
 import { formatRoundTrips, type RoundTripKind, roundTripKinds, type WaitLabel } from "./round-trip-header";
 
+// Storage round trips counted from outside the app: bindings that see every call, put into the
+// Worker's `env` before the app runs. The bench's instrumented entry (./worker.ts) and the
+// tests' harness (test/support/test-worker.ts) use them; src/ knows nothing of them.
+
 // Readers of the header (tests) import it from here too.
 export { parseRoundTrips, type RoundTrips } from "./round-trip-header";
 
 /**
  * Sees every storage round trip of the bindings wrapped below: `call` makes it. The counter is
- * the one production use; the tests' fault injection (test/support/storage-faults.ts) another.
+ * one use; the tests' fault injection (test/support/storage-faults.ts) another.
  */
 export type RoundTripObserver = {
   /** `label` says where a wait's call went (e.g. a read a replica may serve); `kind` by default. */
   time<T>(kind: RoundTripKind, call: () => Promise<T>, label?: WaitLabel): Promise<T>;
 };
 
-/**
- * Counts one request's storage round trips and the time spent waiting on them. Only built when
- * BENCH_INSTRUMENTATION is on; production requests never see these wrappers.
- */
+/** Counts one request's storage round trips and the time spent waiting on them. */
 export class RoundTripCounter implements RoundTripObserver {
   readonly #counts = new Map<RoundTripKind, { calls: number; ms: number }>(
     roundTripKinds.map((kind) => [kind, { calls: 0, ms: 0 }]),
@@ -27,8 +28,15 @@ export class RoundTripCounter implements RoundTripObserver {
    * did not wait for (still in flight then, e.g. handed to waitUntil) is not a wait.
    */
   readonly #path: Set<WaitLabel>[] = [];
+  #answered = false;
+
+  /** The response is built: calls from here on (work handed to waitUntil) are not the request's. */
+  answered(): void {
+    this.#answered = true;
+  }
 
   async time<T>(kind: RoundTripKind, call: () => Promise<T>, label: WaitLabel = kind): Promise<T> {
+    if (this.#answered) return call();
     const entry = this.#counts.get(kind) ?? { calls: 0, ms: 0 };
     entry.calls += 1;
     if (this.#inFlight++ === 0) this.#path.push(new Set());
@@ -130,4 +138,48 @@ export function countedNamespace<T extends object>(namespace: T, kind: RoundTrip
       return value.bind(target);
     },
   });
+}
+
+/** `env` with its storage bindings (D1, the challenge and limiter objects) seen by `observer`. */
+export function countedEnv(env: Env, observer: RoundTripObserver): Env {
+  return {
+    ...env,
+    DB: countedD1(env.DB, observer),
+    CHALLENGES: countedNamespace(env.CHALLENGES, "challenge", observer),
+    RATE_LIMITER: countedNamespace(env.RATE_LIMITER, "limiter", observer),
+  };
+}
+
+type FetchHandler = (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
+
+/**
+ * A fetch handler that runs `fetch` over counted bindings and reports each request's round trips
+ * in `Server-Timing` (parseRoundTrips, parseWaitPath). The app hands work the answer need not
+ * wait for to `ctx.waitUntil` once its response is built (src/middleware/deferred-work.ts), so the
+ * first waitUntil ends the count: such work starts before `fetch` resolves but is not a wait.
+ */
+export function countRoundTrips(
+  fetch: FetchHandler,
+): (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response> {
+  return async (request, env, ctx) => {
+    const counter = new RoundTripCounter();
+    const answered = new Proxy(ctx, {
+      get(target, property) {
+        if (property === "waitUntil") {
+          return (promise: Promise<unknown>) => {
+            counter.answered();
+            target.waitUntil(promise);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const response = await fetch(request, countedEnv(env, counter), answered);
+    const timing = counter.serverTiming();
+    counter.answered();
+    const timed = new Response(response.body, response);
+    timed.headers.set("Server-Timing", timing);
+    return timed;
+  };
 }

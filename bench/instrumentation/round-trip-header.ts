@@ -1,5 +1,5 @@
-// The Server-Timing format the round-trip instrumentation writes and its readers (the bench,
-// the tests) parse. No Worker types here, so Node code can import it.
+// The Server-Timing format the round-trip instrumentation (./storage-round-trips.ts) writes and
+// its readers (the bench, the tests) parse. No Worker types here, so Node code can import it.
 
 /** The storage a request can wait on: each call is one network round trip on the edge. */
 export const roundTripKinds = ["limiter", "challenge", "d1-read", "d1-write"] as const;
