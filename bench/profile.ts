@@ -7,6 +7,8 @@
 const SAMPLING_INTERVAL_US = 100;
 /** Generous: on a busy machine the inspector proxy can take seconds to answer. */
 const INSPECTOR_TIMEOUT_MS = 30_000;
+/** Attempts at opening the session, each reading the target anew, with a growing pause between them. */
+const CONNECT_ATTEMPTS = 3;
 
 type CallFrame = { functionName: string; scriptId: string; url: string; lineNumber: number };
 type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
@@ -18,12 +20,27 @@ export type Profiler = {
   close(): void;
 };
 
-/** One inspector session for all of a server's profiles (a connection per window is slow to set up under load). */
+/**
+ * One inspector session per server, to be opened as soon as it is up and kept for the whole run.
+ * wrangler dev's inspector proxy has the runtime report every `console.log` line to it and, while
+ * no DevTools client is attached, queues them all; the next client to attach is handed the whole
+ * queue before its connection is even accepted. After a full run's load (three lines per sign-in,
+ * tens of thousands in all) that took longer than any timeout. So the session is opened before
+ * any load and turns the Runtime domain off at once: no line is reported, queued or relayed (the
+ * lines still go to the server's log, through workerd's output). The edge has no such relay
+ * either, so the Worker's CPU is measured without it.
+ */
 export async function openProfiler(inspectorPort: number): Promise<Profiler> {
   const inspector = await connect(inspectorPort);
+  try {
+    await inspector.send("Runtime.disable");
+    await inspector.send("Profiler.enable");
+    await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
+  } catch (error) {
+    inspector.close();
+    throw error;
+  }
   const modules = new Map<string, ModuleStarts>();
-  await inspector.send("Profiler.enable");
-  await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
   return {
     async during(run) {
       await inspector.send("Profiler.start");
@@ -49,35 +66,70 @@ export async function openProfiler(inspectorPort: number): Promise<Profiler> {
   };
 }
 
+/** The DevTools session, retried with the target read anew: a proxy still starting may refuse or drop the first. */
 async function connect(port: number) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(port);
+    } catch (error) {
+      if (attempt >= CONNECT_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, attempt * 1_000));
+    }
+  }
+}
+
+async function connectOnce(port: number) {
   const listing = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(INSPECTOR_TIMEOUT_MS) });
   const url = ((await listing.json()) as { webSocketDebuggerUrl: string }[])[0]?.webSocketDebuggerUrl;
-  if (!url) throw new Error("no inspector target");
+  if (!url) throw new Error(`no inspector target on port ${port}`);
   // The inspector proxy refuses a WebSocket without an Origin; Node's WebSocket takes headers here.
   const socket = new WebSocket(url, { headers: { origin: "http://127.0.0.1" } } as unknown as string[]);
+  const waiting = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
+  // The proxy takes one client at a time and closes any other (1013); whatever closes the
+  // session fails the calls waiting on it at once, with the reason, instead of at their timeouts.
+  let closed: Error | undefined;
+  socket.addEventListener("close", (event) => {
+    closed = new Error(`inspector session on port ${port} closed (${event.code} ${event.reason})`.trim());
+    for (const { reject } of waiting.values()) reject(closed);
+    waiting.clear();
+  });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("inspector connection timed out")), INSPECTOR_TIMEOUT_MS);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(new Error(`inspector connection to ${url} ${why}`));
+    };
+    const timer = setTimeout(() => fail(`timed out after ${INSPECTOR_TIMEOUT_MS / 1000}s`), INSPECTOR_TIMEOUT_MS);
     socket.addEventListener("open", () => resolve(clearTimeout(timer)), { once: true });
-    socket.addEventListener("error", () => reject(new Error("inspector connection failed")), { once: true });
+    socket.addEventListener("error", () => fail("failed"), { once: true });
   });
   let nextId = 0;
-  const waiting = new Map<number, (result: unknown) => void>();
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
-    if (message.id !== undefined) waiting.get(message.id)?.(message.result);
+    if (message.id !== undefined) waiting.get(message.id)?.resolve(message.result);
   });
   const send = <T>(method: string, params: Record<string, unknown> = {}) =>
     new Promise<T>((resolve, reject) => {
+      if (closed) return reject(closed);
       const id = ++nextId;
       // Stopping the profiler serialises the whole profile: give it time, but not forever.
       const timer = setTimeout(() => {
         waiting.delete(id);
-        reject(new Error(`inspector: no answer to ${method} within 30s`));
-      }, 30_000);
-      waiting.set(id, (result) => {
+        reject(new Error(`inspector: no answer to ${method} within ${INSPECTOR_TIMEOUT_MS / 1000}s`));
+      }, INSPECTOR_TIMEOUT_MS);
+      const settle = () => {
         clearTimeout(timer);
         waiting.delete(id);
-        resolve(result as T);
+      };
+      waiting.set(id, {
+        resolve: (result) => {
+          settle();
+          resolve(result as T);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
       });
       socket.send(JSON.stringify({ id, method, params }));
     });

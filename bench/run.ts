@@ -30,7 +30,7 @@ import {
 import type { WaitLabel } from "./instrumentation/round-trip-header";
 import { type LoadResult, runLoad, runOpenLoop, summarize } from "./load";
 import { type Design, latencyTable, todaysDesign } from "./model";
-import { notTheWorkers, openProfiler } from "./profile";
+import { notTheWorkers, openProfiler, type Profiler } from "./profile";
 import {
   type BenchResults,
   type Cell,
@@ -105,6 +105,8 @@ const watchdog = setTimeout(() => {
 }, watchdogSeconds * 1000);
 
 type Server = { target: Target; server: RunningServer; inspectorPort: number };
+/** A server of the comparison, with its inspector session (opened before any load: see openProfiler). */
+type ProfiledServer = Server & { profiler: Profiler };
 
 async function start(name: "ours" | "peer" | "ours-instrumented", secrets: Record<string, string>): Promise<Server> {
   const port = await freePort();
@@ -229,9 +231,8 @@ type Profiled = { ip: string; body: object; sign: (options: never) => Promise<un
  * CPU in the isolate per call of each route: profiles one route's calls at a time (the options
  * calls, then, with the answers signed outside the window, the verify calls).
  */
-async function profileRoutes({ target, inspectorPort }: Server, users: BenchUser[]): Promise<RouteCpu[]> {
+async function profileRoutes({ target, profiler }: ProfiledServer, users: BenchUser[]): Promise<RouteCpu[]> {
   const sampled = new Map<Endpoint, { calls: number; ms: Map<string, number> }>();
-  const profiler = await openProfiler(inspectorPort);
   const window = async <T>(route: Endpoint, items: T[], work: (item: T) => Promise<unknown>) => {
     const totals = sampled.get(route) ?? { calls: 0, ms: new Map<string, number>() };
     for (const [category, ms] of await profiler.during(() => inParallel(items, work))) {
@@ -254,31 +255,27 @@ async function profileRoutes({ target, inspectorPort }: Server, users: BenchUser
     );
   };
   const origin = { origin: target.origin };
-  try {
-    for (let round = 0; round < settings.profileRounds; round++) {
-      await ceremony(
-        "authentication",
-        users.map(({ ip, username, authenticator }) => ({
-          ip,
-          body: { username },
-          sign: (options) => authenticator.assert(options, origin),
-        })),
-      );
-      const keys = await generateAuthenticators(users.length);
-      await ceremony(
-        "registration",
-        keys.map((key, i) => {
-          const username = `bench-profile-${round}-${i}`;
-          return {
-            ip: clientIp(200_000 + i),
-            body: { username, displayName: username },
-            sign: (options) => key.register(options, origin),
-          };
-        }),
-      );
-    }
-  } finally {
-    profiler.close();
+  for (let round = 0; round < settings.profileRounds; round++) {
+    await ceremony(
+      "authentication",
+      users.map(({ ip, username, authenticator }) => ({
+        ip,
+        body: { username },
+        sign: (options) => authenticator.assert(options, origin),
+      })),
+    );
+    const keys = await generateAuthenticators(users.length);
+    await ceremony(
+      "registration",
+      keys.map((key, i) => {
+        const username = `bench-profile-${round}-${i}`;
+        return {
+          ip: clientIp(200_000 + i),
+          body: { username, displayName: username },
+          sign: (options) => key.register(options, origin),
+        };
+      }),
+    );
   }
   return [...sampled].map(([route, { calls, ms }]) => {
     const byCategory = [...ms]
@@ -356,9 +353,7 @@ async function main() {
     }
   }
 
-  say("CPU profiles, one route at a time…");
-  const cpu: RouteCpu[] = [];
-  for (const server of servers) cpu.push(...(await profileRoutes(server, users.get(server.target.name) ?? [])));
+  const cpu = await profileBoth(servers, users);
   await stopAll();
 
   const cpuOf = (target: string, route: Endpoint) =>
@@ -401,10 +396,15 @@ async function main() {
   }
 }
 
-/** Ours and the peer, each with its bench users registered and warmed up. */
+/** Ours and the peer, each with its inspector session and its bench users registered and warmed up. */
 async function startBoth(secrets: Record<string, string>) {
   say("starting ours and the peer, registering users, warming up…");
-  const servers = [await start("peer", secrets), await start("ours", secrets)];
+  const servers: ProfiledServer[] = [];
+  for (const name of ["peer", "ours"] as const) {
+    const server = await start(name, secrets);
+    // Now, before any request: a session opened after the load would not open in time (openProfiler).
+    servers.push({ ...server, profiler: await openProfiler(server.inspectorPort) });
+  }
   const users = new Map<string, BenchUser[]>();
   for (const { target } of servers) {
     const pool = await seedUsers(target, settings.users, target.name);
@@ -417,9 +417,7 @@ async function startBoth(secrets: Record<string, string>) {
 /** `--profile`: only the CPU profiles (BENCHMARKS.md "Method"), ours and the peer's, written to .bench/profile.md. */
 async function profileRun(secrets: Record<string, string>, machine: Record<string, string>) {
   const { servers, users } = await startBoth(secrets);
-  say("CPU profiles, one route at a time…");
-  const cpu: RouteCpu[] = [];
-  for (const server of servers) cpu.push(...(await profileRoutes(server, users.get(server.target.name) ?? [])));
+  const cpu = await profileBoth(servers, users);
   await stopAll();
   const report = [
     `CPU profiles only, ${settings.profileRounds} round(s); load average before ${machine.loadBefore}, after ${loadAverage()}.`,
@@ -429,6 +427,17 @@ async function profileRun(secrets: Record<string, string>, machine: Record<strin
   writeFileSync(join(OUT, "profile.json"), `${JSON.stringify(cpu, null, 2)}\n`);
   writeFileSync(join(OUT, "profile.md"), `${report}\n`);
   console.log(report);
+}
+
+/** The CPU profiles of both servers, one route at a time (BENCHMARKS.md "Method"); ends their sessions. */
+async function profileBoth(servers: ProfiledServer[], users: Map<string, BenchUser[]>): Promise<RouteCpu[]> {
+  say("CPU profiles, one route at a time…");
+  const cpu: RouteCpu[] = [];
+  for (const server of servers) {
+    cpu.push(...(await profileRoutes(server, users.get(server.target.name) ?? [])));
+    server.profiler.close();
+  }
+  return cpu;
 }
 
 async function stopAll() {
