@@ -30,7 +30,8 @@ import { captureLogLines } from "./support/log-lines";
 //
 // Every answer: never a 5xx; a refusal is a 400 with exactly one failure event
 // (registration_attempt); what the specification allows (some flag and extension changes) is
-// accepted with exactly one success event. Seeded: a failure prints the seed and path to replay.
+// accepted with exactly one success event. Seeded: a failure names the seed and the run, and the
+// mutation it made.
 
 const SEED = 0x17cb0a;
 const RANDOM_RUNS = 400;
@@ -500,7 +501,7 @@ type Case = { format: Format; mutation: Mutation | null; accepted: boolean; labe
 
 /**
  * Cases run this many at a time: each has its own account and challenge, so they are
- * independent, and the Worker overlaps their storage round trips (about twice as fast as one
+ * independent, and the Worker overlaps their storage round trips (1.5 to 1.8 times as fast as one
  * by one). Each answer is matched with its own events by the request id it carries.
  */
 const CONCURRENT_CASES = 8;
