@@ -1,3 +1,5 @@
+import { accessSync, constants, statfsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { generateSecrets } from "./scripts/secrets.mjs";
@@ -8,6 +10,24 @@ import { generateSecrets } from "./scripts/secrets.mjs";
 process.env.WRANGLER_LOG ??= "error";
 // Nothing here reads request.cf: no fetch of workers.cloudflare.com/cf.json (offline runs stay quiet).
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
+// workerd keeps the tests' D1 database and every Durable Object (one per ceremony: thousands in
+// a run) in SQLite files under Miniflare's temporary directory, and syncs each write to disk.
+// Where the system has a roomy memory file system (Linux's /dev/shm), that directory goes there
+// unless TMPDIR names another: a third less time for the whole suite on a small machine (114 s
+// to 79 s measured on 2 cores, one worker), most in the fuzzers. Storage is still real SQLite,
+// only not on a disk. A run peaks near 130 MB there; a container's /dev/shm (64 MB by default
+// in Docker) is too small and is left alone.
+if (!process.env.TMPDIR && hasRoom("/dev/shm", 1024 ** 3)) process.env.TMPDIR = "/dev/shm";
+
+function hasRoom(directory: string, bytes: number): boolean {
+  try {
+    accessSync(directory, constants.W_OK);
+    const { bavail, bsize } = statfsSync(directory);
+    return bavail * bsize >= bytes;
+  } catch {
+    return false;
+  }
+}
 
 export default defineConfig({
   plugins: [
@@ -41,6 +61,12 @@ export default defineConfig({
     // D1 and Durable Object storage: every test makes its own users and client addresses, and
     // the migrations are applied once (applyD1Migrations skips what is applied).
     isolate: false,
+    // At least two workers (two workerd processes, each with its own storage), where Vitest would
+    // start one on a 2-core machine (cores - 1): much of a file's time is waiting on workerd's
+    // storage and on the messages between workerd and Vitest, which the other worker fills
+    // (measured on 2 cores, storage in memory: 79 s to 50 s). The longest files start first (Vitest's own order,
+    // from its cache of the last run's durations).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     // Request and security-event logs are printed only for failing tests.
     silent: "passed-only",
     // Only a guard against hangs, never a speed check: the coverage run is instrumented and CI

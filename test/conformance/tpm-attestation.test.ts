@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { generateKeyPair, type KeyAlgorithm } from "../authenticator/cose";
 import { newKey } from "../support/test-worker";
 import {
   aaguidBytes,
@@ -46,18 +47,39 @@ const policies = [
   ["mds", mds],
 ] as const;
 
+/**
+ * Key pairs made once per algorithm and shared by the cases (RSA key generation is most of
+ * this file's time otherwise): what a case tests is its statement and AIK certificate, each
+ * made afresh, and each registration still has its own account and credential id. A case
+ * about a key that is not the credential's makes that key itself (F-2).
+ */
+const once = <T>(make: (algorithm: KeyAlgorithm) => Promise<T>) => {
+  const made = new Map<KeyAlgorithm, Promise<T>>();
+  return (algorithm: KeyAlgorithm) => {
+    let value = made.get(algorithm);
+    if (!value) {
+      value = make(algorithm);
+      made.set(algorithm, value);
+    }
+    return value;
+  };
+};
+const sharedCredentialKey = once(credentialKey);
+const sharedAIKKeys = once(generateKeyPair);
+
 async function register(
   client: typeof mds,
   options: TPMOptions & { credential?: "RS256" | "ES256" | "RS1"; ca?: TestCA; aaguid?: string } = {},
 ) {
   const aaguid = options.aaguid ?? (client === mds ? await statementFor() : crypto.randomUUID());
-  const credential = await credentialKey(options.credential ?? "RS256");
+  const credential = await sharedCredentialKey(options.credential ?? "RS256");
+  const aik = { keys: await sharedAIKKeys(options.alg ?? "RS256"), ...options.aik };
   const { result } = await client.registerWith((creation) =>
     craftedRegistration(creation, {
       fmt: "tpm",
       aaguid: aaguidBytes(aaguid),
       credential,
-      attStmt: tpmStatement(options.ca ?? vendor, options),
+      attStmt: tpmStatement(options.ca ?? vendor, { ...options, aik }),
     }),
   );
   return result;

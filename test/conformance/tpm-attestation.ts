@@ -83,13 +83,15 @@ export type AIKOptions = {
   eku?: string[] | null;
   /** Basic constraints CA (default false). */
   ca?: boolean;
+  /** The AIK's key pair, for `algorithm` (RSA key generation is slow); a fresh one unless given. */
+  keys?: CryptoKeyPair;
 };
 
 export type AIK = { der: Uint8Array; keys: CryptoKeyPair; algorithm: KeyAlgorithm };
 
 /** An AIK certificate issued by the test CA's root, with the AIK's key pair. */
 export async function issueAIK(ca: TestCA, algorithm: KeyAlgorithm, options: AIKOptions = {}): Promise<AIK> {
-  const keys = await generateKeyPair(algorithm);
+  const keys = options.keys ?? (await generateKeyPair(algorithm));
   const san =
     options.san === undefined ? { manufacturer: "id:FFFFF1D0", model: "FIDO", version: "id:13" } : options.san;
   const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(options.ca ?? false, undefined, true)];
