@@ -21,8 +21,8 @@ export type Call = {
   cpuMs: number;
 };
 
-/** One design of the sign-in: its calls, in order. */
-export type Design = { name: string; calls: Call[] };
+/** One design of the sign-in: its calls, in order; a note for the reader on where a figure comes from. */
+export type Design = { name: string; calls: Call[]; note?: string };
 
 /** Round trips in ms. */
 export type Network = {

@@ -241,7 +241,7 @@ export function renderReport(r: BenchResults): string {
     r.designs
       .map(
         (d) =>
-          `- ${d.name}: ${d.calls.map((c) => `${c.route} ${c.waits.map((w) => w.join("+")).join(" → ") || "no waits"}, ${fmt(c.cpuMs, 2)} ms CPU`).join("; ")}.`,
+          `- ${d.name}: ${d.calls.map((c) => `${c.route} ${c.waits.map((w) => w.join("+")).join(" → ") || "no waits"}, ${fmt(c.cpuMs, 2)} ms CPU`).join("; ")}.${d.note ? ` ${d.note}.` : ""}`,
       )
       .join("\n"),
   );
