@@ -83,10 +83,10 @@ export default defineConfig({
       reporter: ["text", "json-summary"],
       reportsDirectory: "coverage",
       // The floor: never below 90 % lines / 80 % branches, and otherwise the figures measured
-      // last (3 December 2026, 1152 tests: lines 98.0, branches 87.3, functions 97.3,
-      // statements 95.6), rounded down with room for run-to-run noise. It only ever rises:
+      // last (3 December 2026, 1152 tests: lines 98.06, branches 87.76, functions 97.47,
+      // statements 95.81), rounded down with room for run-to-run noise. It only ever rises:
       // docs/development.md.
-      thresholds: { lines: 97.5, branches: 87, functions: 97, statements: 95 },
+      thresholds: { lines: 97.5, branches: 87.5, functions: 97, statements: 95.5 },
     },
   },
 });
